@@ -1,0 +1,20 @@
+# pinnarena: reproduce the leaderboard with `snakemake --cores all` (default suite: config/smoke.yaml).
+# Another suite: `snakemake --cores all --configfile config/standard.yaml`.
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+configfile: "config/smoke.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/run.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        f"{RESULTS}/leaderboard.parquet",
+        f"{REPORT}/leaderboard.md",

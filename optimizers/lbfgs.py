@@ -1,0 +1,21 @@
+"""L-BFGS (Liu & Nocedal 1989) with optax's zoom (strong-Wolfe) line search.
+
+The line search evaluates the objective and its gradient at each trial point; the training loop
+counts those evaluations from the state's ``num_linesearch_steps`` field, so a line search costs
+what it costs in ``grad_evals`` / ``fun_evals``.
+"""
+from __future__ import annotations
+
+import optax
+
+from pinnarena.optimizers import register
+
+
+@register("lbfgs", family="quasi-newton", line_search=True)
+def lbfgs(learning_rate=None, memory_size: int = 10, max_linesearch_steps: int = 20):
+    """``optax.lbfgs`` with a zoom line search of at most ``max_linesearch_steps`` evaluations."""
+    return optax.lbfgs(
+        learning_rate=learning_rate,
+        memory_size=memory_size,
+        linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=max_linesearch_steps),
+    )

@@ -1,0 +1,5 @@
+import sys
+
+from pinnarena.cli import main
+
+sys.exit(main())

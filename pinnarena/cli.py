@@ -1,0 +1,122 @@
+"""Command line: ``pinnarena list|run|aggregate|report`` (also ``python -m pinnarena``)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _list(args) -> int:
+    if args.what == "problems":
+        from pinnarena import problems
+
+        items = [problems.get(n).metadata() for n in problems.names()]
+        if args.json:
+            print(json.dumps(items, indent=1))
+        else:
+            w = max(len(i["name"]) for i in items)
+            for i in items:
+                print(f"{i['name']:<{w}}  {i['kind']:<12} K={i['n_losses']}  {i['description']}")
+        return 0
+    if args.what == "optimizers":
+        from pinnarena import optimizers as reg
+
+        items = [{"name": n, **reg.REGISTRY.meta(n), "hyperparameters": reg.hyperparameters(n)} for n in reg.names()]
+    else:
+        from pinnarena import remedies as reg
+
+        items = [{"name": n, **reg.REGISTRY.meta(n), "hyperparameters": reg.hyperparameters(n)} for n in reg.names()]
+    if args.json:
+        print(json.dumps(items, indent=1, default=str))
+    else:
+        for i in items:
+            hp = ", ".join(f"{k}={v}" for k, v in i["hyperparameters"].items())
+            print(f"{i['name']:<20} {i.get('family', ''):<14} {hp}")
+    return 0
+
+
+def _run(args) -> int:
+    from pinnarena.config import parse_sets, resolve
+
+    try:
+        sets = parse_sets(args.set)
+        if args.suite:
+            sets["suite"] = args.suite
+        if args.study:
+            sets["study"] = args.study
+        cfgs = [resolve(args.problem, args.optimizer, args.remedy, seed, steps=args.steps, sets=sets) for seed in args.seed]
+    except (ValueError, KeyError) as e:
+        print(f"pinnarena run: error: {e}", file=sys.stderr)
+        return 2
+    from pinnarena.runner import run
+
+    log = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    worst = 0
+    for cfg in cfgs:
+        out = args.out if len(cfgs) == 1 else f"{args.out}/seed{cfg.seed}"
+        row = run(cfg, out, log=log)
+        print(json.dumps({k: row.get(k) for k in ("run_id", "problem", "optimizer", "remedy", "seed", "status", "rel_l2", "train_seconds", "error")}))
+        if args.strict and row["status"] != "ok":
+            worst = 1
+    return worst
+
+
+def _aggregate(args) -> int:
+    from pinnarena.aggregate import write_leaderboard
+
+    df = write_leaderboard(args.results, args.out)
+    print(f"wrote {args.out or args.results + '/leaderboard.parquet'} ({len(df)} rows)")
+    return 0
+
+
+def _report(args) -> int:
+    from pinnarena.report import write_report
+
+    paths = write_report(args.results, args.out)
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pinnarena", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    pl = sub.add_parser("list", help="list problems, optimizers or remedies")
+    pl.add_argument("what", choices=["problems", "optimizers", "remedies"])
+    pl.add_argument("--json", action="store_true", help="print a JSON array")
+    pl.set_defaults(func=_list)
+
+    pr = sub.add_parser("run", help="train one job and write summary.parquet and curves.parquet")
+    pr.add_argument("--problem", required=True)
+    pr.add_argument("--optimizer", default="adam")
+    pr.add_argument("--remedy", default="none")
+    pr.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds (several: DIR/seed<S>/)")
+    pr.add_argument("--steps", type=int, default=None)
+    pr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting (repeatable)")
+    pr.add_argument("--suite", default=None)
+    pr.add_argument("--study", default=None)
+    pr.add_argument("--out", required=True)
+    pr.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    pr.add_argument("--strict", action="store_true", help="exit 1 unless every run has status ok")
+    pr.set_defaults(func=_run)
+
+    pa = sub.add_parser("aggregate", help="results/runs/**/summary.parquet → leaderboard.parquet")
+    pa.add_argument("results")
+    pa.add_argument("--out", default=None)
+    pa.set_defaults(func=_aggregate)
+
+    pp = sub.add_parser("report", help="render leaderboard.md and figures from the Parquet results")
+    pp.add_argument("results")
+    pp.add_argument("--out", required=True)
+    pp.set_defaults(func=_report)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

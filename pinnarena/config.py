@@ -1,0 +1,205 @@
+"""Run configuration: defaults, ``--set key=value`` overrides, validation, and the run id.
+
+A run is fully described by a :class:`RunConfig`. Overrides use dotted keys:
+
+* top-level fields: ``steps``, ``eval_every``, ``resample_every``, ``max_seconds``,
+  ``precision`` (float32|float64), ``matmul_precision`` (default|high|highest), ``lr``;
+* ``model.<field>`` (see :class:`pinnarena.models.ModelConfig`);
+* ``batch.<term>``: number of points of a loss term;
+* ``opt.<hparam>``: keyword arguments of the optimizer factory;
+* ``remedy.<hparam>``: keyword arguments of the remedy factory;
+* ``schedule.<field>``: learning-rate warm-up and exponential decay (``warmup_steps``,
+  ``decay_steps``, ``decay_rate``; off while ``decay_rate`` = 1 and ``warmup_steps`` = 0).
+
+Everything is validated by :func:`resolve` before anything is compiled, and unknown keys fail
+with the list of accepted ones.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import yaml
+
+from pinnarena.models import ModelConfig
+from pinnarena.registry import unknown_name_message
+
+PRECISIONS = ("float32", "float64")
+MATMUL_PRECISIONS = ("default", "high", "highest")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Linear warm-up to the peak learning rate, then lr · decay_rate^(step / decay_steps)."""
+
+    warmup_steps: int = 0
+    decay_steps: int = 1000
+    decay_rate: float = 1.0
+
+    @property
+    def active(self) -> bool:
+        return self.warmup_steps > 0 or self.decay_rate != 1.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    problem: str
+    optimizer: str = "adam"
+    remedy: str = "none"
+    seed: int = 0
+    steps: int = 1000
+    eval_every: int = 100
+    resample_every: int = 0  # 0: fixed collocation points
+    max_seconds: float | None = None  # train-time budget; exceeded → status "timeout"
+    precision: str = "float32"
+    matmul_precision: str = "default"
+    lr: float | None = None  # shorthand for opt.learning_rate
+    suite: str = "adhoc"
+    study: str = "adhoc"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    batch: Mapping[str, int] = field(default_factory=dict)
+    opt: Mapping[str, Any] = field(default_factory=dict)
+    remedy_hp: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["batch"] = dict(sorted(self.batch.items()))
+        d["opt"] = dict(sorted(self.opt.items()))
+        d["remedy_hp"] = dict(sorted(self.remedy_hp.items()))
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, default=str)
+
+    @property
+    def run_id(self) -> str:
+        """Hash of the full resolved configuration (suite and study included)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+
+_TOP = {f.name for f in dataclasses.fields(RunConfig)} - {"model", "schedule", "batch", "opt", "remedy_hp"}
+_SECTIONS = ("model", "batch", "opt", "remedy", "schedule")
+
+
+def parse_value(text: str) -> Any:
+    """YAML scalar parsing: ``3`` → int, ``1e-3`` → float, ``true`` → bool, else string."""
+    try:
+        v = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ValueError(f"cannot parse value {text!r}: {e}") from None
+    if isinstance(v, str):
+        try:
+            return float(v)  # YAML 1.1 leaves "1e-3" a string
+        except ValueError:
+            return v
+    return v
+
+
+def parse_sets(items: list[str] | None) -> dict[str, Any]:
+    """Parse ``["key=value", ...]`` into a dict, failing on malformed items."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise ValueError(f"--set expects key=value with a non-empty key, got {item!r}")
+        out[key] = parse_value(text)
+    return out
+
+
+def _coerce(name: str, value: Any, annotation: Any, default: Any) -> Any:
+    kind = type(default) if default is not None else None
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+        return int(value)
+    if kind is float or (default is None and "float" in str(annotation)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{name} must be a number, got {value!r}")
+        return float(value)
+    if kind is str and not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, got {value!r}")
+    return value
+
+
+def _apply_dataclass(obj, section: str, updates: dict[str, Any]):
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    changes = {}
+    for k, v in updates.items():
+        if k not in fields:
+            raise ValueError(unknown_name_message(f"{section} setting", k, fields))
+        changes[k] = _coerce(f"{section}.{k}", v, fields[k].type, getattr(obj, k))
+    return dataclasses.replace(obj, **changes)
+
+
+def resolve(problem: str, optimizer: str = "adam", remedy: str = "none", seed: int = 0,
+            steps: int | None = None, sets: Mapping[str, Any] | None = None, **top: Any) -> RunConfig:
+    """Build and validate a RunConfig; every name and key is checked before compilation."""
+    from pinnarena import optimizers, problems, remedies
+
+    prob = problems.get(problem)  # raises with close matches
+    optimizers.REGISTRY.factory(optimizer)
+    remedies.REGISTRY.factory(remedy)
+
+    sections: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
+    flat: dict[str, Any] = dict(top)
+    for key, value in (sets or {}).items():
+        head, _, rest = key.partition(".")
+        if rest:
+            if head not in _SECTIONS:
+                raise ValueError(unknown_name_message("setting section", head, _SECTIONS))
+            sections[head][rest] = value
+        else:
+            if key not in _TOP:
+                accepted = sorted(_TOP - {"problem", "optimizer", "remedy", "seed"}) + [f"{s}.*" for s in _SECTIONS]
+                raise ValueError(unknown_name_message("setting", key, accepted))
+            flat[key] = value
+    if steps is not None:
+        flat["steps"] = steps
+
+    base = RunConfig(problem=problem, optimizer=optimizer, remedy=remedy, seed=int(seed))
+    cfg = _apply_dataclass(base, "run", flat)
+    cfg = dataclasses.replace(
+        cfg,
+        model=_apply_dataclass(cfg.model, "model", sections["model"]),
+        schedule=_apply_dataclass(cfg.schedule, "schedule", sections["schedule"]),
+    )
+    cfg.model.validate()
+
+    bad_terms = sorted(set(sections["batch"]) - set(prob.loss_names))
+    if bad_terms:
+        raise ValueError(
+            f"batch sizes given for unknown loss terms {bad_terms} of problem {problem!r}; "
+            f"its terms are {list(prob.loss_names)}"
+        )
+    batch = {t.name: int(sections["batch"].get(t.name, t.n)) for t in prob.terms}
+    if any(n < 1 for n in batch.values()):
+        raise ValueError(f"batch sizes must be ≥ 1, got {batch}")
+
+    opt_hp = dict(sections["opt"])
+    if cfg.lr is not None:
+        opt_hp.setdefault("learning_rate", cfg.lr)
+    optimizers.check_hyperparameters(optimizer, opt_hp)
+    remedies.check_hyperparameters(remedy, sections["remedy"])
+
+    if cfg.steps < 1:
+        raise ValueError(f"steps must be ≥ 1, got {cfg.steps}")
+    if cfg.eval_every < 1:
+        raise ValueError(f"eval_every must be ≥ 1, got {cfg.eval_every}")
+    if cfg.resample_every < 0:
+        raise ValueError(f"resample_every must be ≥ 0, got {cfg.resample_every}")
+    if cfg.precision not in PRECISIONS:
+        raise ValueError(f"precision {cfg.precision!r} is not one of {PRECISIONS}")
+    if cfg.matmul_precision not in MATMUL_PRECISIONS:
+        raise ValueError(f"matmul_precision {cfg.matmul_precision!r} is not one of {MATMUL_PRECISIONS}")
+    return dataclasses.replace(cfg, batch=batch, opt=opt_hp, remedy_hp=dict(sections["remedy"]))

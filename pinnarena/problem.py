@@ -1,0 +1,222 @@
+r"""The problem API: what a PDE configuration declares so that one training loop can serve all.
+
+A :class:`Problem` is data plus pure functions:
+
+* ``input_names`` / ``output_names`` and a ``domain`` box (lower and upper bound of each input);
+* ``terms``: the K named loss terms. Term k owns a sampler ``sample(key, n) -> {"x": (n, d), ...}``
+  and a pointwise residual ``residual(u, point, theta) -> (r,)`` where ``u`` maps one input point
+  of shape (d,) to the outputs (m,), ``point`` is one row of the sampled batch (a dict) and
+  ``theta`` the dict of trainable PDE parameters (empty for forward problems). The term's loss is
+
+      L_k = (1/N_k) \sum_j \| residual_k(u, point_j, theta) \|_2^2 ;
+
+* ``reference()``: an object with ``points`` (N × d, columns in ``input_names`` order), ``values``
+  (N × m) and a ``provenance`` string/dict;
+* metadata: ``family``, ``kind`` ∈ {forward, inverse, multiphysics, highdim, turbulent},
+  ``params`` (the PDE parameters), ``time_dependent``, ``description``;
+* ``unknowns``: initial values of trainable PDE parameters (inverse problems), ``true_unknowns``
+  their true values, reported in the summary.
+
+All randomness (collocation points, data noise) comes from the key the training loop passes in,
+which is derived from the run seed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+KINDS = ("forward", "inverse", "multiphysics", "highdim", "turbulent")
+
+Sampler = Callable[[jax.Array, int], dict]
+Residual = Callable[[Callable, Mapping[str, jax.Array], Mapping[str, jax.Array]], jax.Array]
+
+
+@dataclass(frozen=True)
+class Term:
+    """One loss term: where it is sampled and what must vanish there.
+
+    ``n`` is the default number of points; ``resample`` says whether the training loop may draw
+    fresh points during training (data terms keep theirs).
+    """
+
+    name: str
+    sample: Sampler
+    residual: Residual
+    n: int = 1024
+    resample: bool = True
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Reference solution: ``values[i]`` is the exact/solver solution at ``points[i]``."""
+
+    points: np.ndarray
+    values: np.ndarray
+    provenance: Any = "analytic"
+
+    def __post_init__(self):
+        if self.points.ndim != 2 or self.values.ndim != 2 or len(self.points) != len(self.values):
+            raise ValueError(
+                f"reference points must be N x d and values N x m, got {self.points.shape} "
+                f"and {self.values.shape}"
+            )
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    name: str
+    family: str
+    kind: str
+    description: str
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    domain: tuple[tuple[float, ...], tuple[float, ...]]
+    terms: tuple[Term, ...]
+    reference_fn: Callable[[], Reference]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    time_dependent: bool = False
+    unknowns: Mapping[str, float] = field(default_factory=dict)
+    true_unknowns: Mapping[str, float] = field(default_factory=dict)
+    reference_kind: str = "analytic"
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"problem {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+        lo, hi = self.domain
+        if len(lo) != len(self.input_names) or len(hi) != len(self.input_names):
+            raise ValueError(f"problem {self.name!r}: domain bounds do not match input_names")
+        names = [t.name for t in self.terms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"problem {self.name!r}: duplicate loss term names {names}")
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def input_dim(self) -> int:
+        return len(self.input_names)
+
+    @property
+    def output_dim(self) -> int:
+        return len(self.output_names)
+
+    @property
+    def loss_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.terms)
+
+    @property
+    def n_losses(self) -> int:
+        return len(self.terms)
+
+    def metadata(self) -> dict[str, Any]:
+        """The JSON-serialisable description printed by ``pinnarena list problems --json``."""
+        return {
+            "name": self.name,
+            "family": self.family,
+            "kind": self.kind,
+            "n_losses": self.n_losses,
+            "loss_names": list(self.loss_names),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "input_names": list(self.input_names),
+            "output_names": list(self.output_names),
+            "params": {k: _jsonable(v) for k, v in self.params.items()},
+            "time_dependent": self.time_dependent,
+            "unknowns": sorted(self.unknowns),
+            "reference": self.reference_kind,
+            "description": self.description,
+        }
+
+    # ------------------------------------------------------------------ data
+    def reference(self) -> Reference:
+        return _cached_reference(self)
+
+    def sample(self, key: jax.Array, sizes: Mapping[str, int] | None = None) -> dict[str, dict]:
+        """Draw every term's points; term k uses ``fold_in(key, k)`` so terms are independent."""
+        sizes = dict(sizes or {})
+        unknown = set(sizes) - set(self.loss_names)
+        if unknown:
+            raise ValueError(
+                f"batch sizes given for unknown loss terms {sorted(unknown)} of problem "
+                f"{self.name!r}; its terms are {list(self.loss_names)}"
+            )
+        return {
+            t.name: t.sample(jax.random.fold_in(key, k), int(sizes.get(t.name, t.n)))
+            for k, t in enumerate(self.terms)
+        }
+
+    def with_overrides(self, **changes) -> "Problem":
+        return dataclasses.replace(self, **changes)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_reference(problem: Problem) -> Reference:
+    """Build each problem's reference once per process (problems hash by identity)."""
+    return problem.reference_fn()
+
+
+def _jsonable(v):
+    if isinstance(v, (np.generic,)):
+        return v.item()
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+# ---------------------------------------------------------------------- samplers
+def uniform_box(lo, hi) -> Sampler:
+    """Uniform samples in the box [lo, hi] (one bound per input)."""
+    lo = jnp.asarray(lo, dtype=float)
+    hi = jnp.asarray(hi, dtype=float)
+
+    def sample(key, n):
+        u = jax.random.uniform(key, (n, lo.shape[0]), dtype=jnp.result_type(float))
+        return {"x": lo + (hi - lo) * u}
+
+    return sample
+
+
+def box_faces(lo, hi, dims=None) -> Sampler:
+    """Uniform samples on the faces x_i = lo_i and x_i = hi_i for each i in ``dims``.
+
+    Points are spread over the 2·len(dims) faces in equal shares (the face is chosen uniformly at
+    random per point), which is what a Dirichlet condition on a box needs.
+    """
+    lo = jnp.asarray(lo, dtype=float)
+    hi = jnp.asarray(hi, dtype=float)
+    d = lo.shape[0]
+    dims = tuple(range(d)) if dims is None else tuple(dims)
+    dims_arr = jnp.asarray(dims)
+
+    def sample(key, n):
+        k1, k2, k3 = jax.random.split(key, 3)
+        x = lo + (hi - lo) * jax.random.uniform(k1, (n, d), dtype=lo.dtype)
+        face_dim = dims_arr[jax.random.randint(k2, (n,), 0, len(dims))]
+        upper = jax.random.bernoulli(k3, 0.5, (n,))
+        value = jnp.where(upper, hi[face_dim], lo[face_dim])
+        onehot = jax.nn.one_hot(face_dim, d, dtype=bool)
+        return {"x": jnp.where(onehot, value[:, None], x)}
+
+    return sample
+
+
+def slice_at(lo, hi, dim: int, value: float) -> Sampler:
+    """Uniform samples in the box with input ``dim`` fixed to ``value`` (e.g. t = 0)."""
+    box = uniform_box(lo, hi)
+
+    def sample(key, n):
+        x = box(key, n)["x"]
+        return {"x": x.at[:, dim].set(value)}
+
+    return sample
+
+
+def grid(lo, hi, shape) -> np.ndarray:
+    """Tensor-product grid of the box, flattened to (prod(shape), d), first input slowest."""
+    axes = [np.linspace(a, b, s) for a, b, s in zip(lo, hi, shape)]
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return np.stack([m.ravel() for m in mesh], axis=-1)

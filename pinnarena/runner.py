@@ -1,0 +1,97 @@
+"""``pinnarena run``: train one job and always write its summary and curves.
+
+Whatever happens after the configuration has been validated (divergence, a time-out, an
+exception inside JAX), the job writes ``summary.parquet`` with a status and ``curves.parquet``
+with the evaluations it reached; nothing is dropped.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import traceback
+from pathlib import Path
+
+import jax
+import numpy as np
+import pandas as pd
+
+import pinnarena
+from pinnarena.config import RunConfig
+from pinnarena.results import git_commit, summary_table, write_parquet_atomic
+
+
+def _device() -> str:
+    d = jax.devices()[0]
+    return f"{d.platform}:{getattr(d, 'device_kind', d.platform)}"
+
+
+def _base_row(cfg: RunConfig) -> dict:
+    from pinnarena import problems
+
+    p = problems.get(cfg.problem)
+    return {
+        "run_id": cfg.run_id,
+        "problem": cfg.problem,
+        "family": p.family,
+        "kind": p.kind,
+        "n_losses": p.n_losses,
+        "optimizer": cfg.optimizer,
+        "remedy": cfg.remedy,
+        "seed": cfg.seed,
+        "suite": cfg.suite,
+        "study": cfg.study,
+        "steps": cfg.steps,
+        "device": _device(),
+        "precision": cfg.precision,
+        "jax_version": jax.__version__,
+        "pinnarena_version": pinnarena.__version__,
+        "git_commit": git_commit(),
+        "config": cfg.to_json(),
+        "steps_done": 0,
+        "grad_evals": 0,
+        "fun_evals": 0,
+    }
+
+
+def run(cfg: RunConfig, out: str | Path, log=None) -> dict:
+    """Train ``cfg`` and write ``out/summary.parquet`` and ``out/curves.parquet``; return the row."""
+    from pinnarena.training import train
+
+    out = Path(out)
+    row = _base_row(cfg)
+    curves = pd.DataFrame({"run_id": pd.Series(dtype=str), "step": pd.Series(dtype="int64")})
+    try:
+        res = train(cfg, log=log)
+        m = res.final["_metrics"]
+        rel = [r["rel_l2"] for r in res.curves]
+        truth = res.problem.true_unknowns
+        unknowns = {k: float(np.asarray(v)) for k, v in m["pde"].items()}
+        row.update(
+            status=res.status,
+            error=res.error,
+            steps_done=res.steps_done,
+            grad_evals=res.grad_evals,
+            fun_evals=res.fun_evals,
+            train_seconds=res.train_seconds,
+            eval_seconds=res.eval_seconds,
+            compile_seconds=res.compile_seconds,
+            rel_l2=res.final["rel_l2"],
+            rel_l2_best=float(np.nanmin(rel)),
+            rel_l2_by_output=dict(zip(res.problem.output_names, map(float, m["rel_l2_by_output"]))),
+            loss_final=res.final["loss_total"],
+            grad_norm_final=float(m["grad_norm"]),
+            unknowns=unknowns,
+            unknowns_error={k: abs(v - truth[k]) / max(abs(truth[k]), 1e-300) for k, v in unknowns.items() if k in truth},
+            n_params=res.n_params,
+            n_net_params=res.n_net_params,
+        )
+        curves = pd.DataFrame(res.curves)
+        curves.insert(0, "run_id", cfg.run_id)
+    except Exception as e:  # noqa: BLE001 - every failure becomes a row
+        row.update(status="error", error=f"{type(e).__name__}: {e}", rel_l2=math.nan, rel_l2_best=math.nan)
+        if log:
+            log(traceback.format_exc())
+    write_parquet_atomic(curves, out / "curves.parquet")
+    write_parquet_atomic(summary_table(row), out / "summary.parquet")
+    return row

@@ -1,0 +1,355 @@
+r"""One training loop for every problem × optimizer × remedy.
+
+The state of a run is a pytree ``Carry`` (parameters, optimizer and remedy states, collocation
+batch, key, step, counters). One step is a pure function of the carry:
+
+1. every ``resample_every`` steps (if > 0), redraw the resampled terms' points from
+   ``fold_in(data_key, step)``;
+2. losses L (K,) and the combined gradient g: when the remedy needs per-loss gradients at this
+   step, G = [∇L_1; …; ∇L_K] is built from one reverse pass per loss (each over its own points,
+   so together they cost one gradient of Σ L) and the remedy returns g; otherwise
+   g = ∇ Σ_k w_k L_k with the remedy's current weights, in a single reverse pass;
+3. the optimizer update, given ``value``, ``grad`` and ``value_fn`` (objective Σ w_k L_k) so that
+   line-search methods work;
+4. a divergence guard: a step that produces a non-finite loss or parameters is not applied and
+   marks the run diverged; later steps are no-ops.
+
+``eval_every`` steps run inside one compiled ``lax.fori_loop``; between chunks the loop measures
+train time (device work only, blocked), checks the time budget and divergence, and evaluates
+against the reference (time kept out of ``train_seconds``). Compilation is ahead of time and
+timed separately.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+
+from pinnarena import diagnostics, optimizers, problems, remedies
+from pinnarena.config import RunConfig
+from pinnarena.counting import linesearch_evals
+from pinnarena.models import count_params, make_model
+
+
+class Carry(NamedTuple):
+    params: Any
+    opt_state: Any
+    rem_state: Any
+    batch: Any
+    step: jax.Array
+    grad_evals: jax.Array
+    fun_evals: jax.Array
+    diverged_at: jax.Array  # -1 while finite
+    last_update: jax.Array  # flattened update directions of the last two steps (for align_inter)
+    prev_update: jax.Array
+
+
+@dataclasses.dataclass
+class Setup:
+    """Everything built from a RunConfig before compilation."""
+
+    cfg: RunConfig
+    problem: Any
+    model: Any
+    buffers: Any
+    optimizer: optax.GradientTransformationExtraArgs
+    remedy: Any
+    loss_vector: Callable
+    term_losses: list[Callable]
+    step: Callable
+    evaluate: Callable
+    init_carry: Carry
+    n_params: int
+    n_net_params: int
+    unravel: Callable
+
+
+def _schedule(cfg: RunConfig, lr):
+    s = cfg.schedule
+    if not s.active or lr is None or callable(lr):
+        return lr
+    return optax.warmup_exponential_decay_schedule(
+        init_value=0.0 if s.warmup_steps else lr,
+        peak_value=lr,
+        warmup_steps=s.warmup_steps,
+        transition_steps=s.decay_steps,
+        decay_rate=s.decay_rate,
+    )
+
+
+def make_optimizer(cfg: RunConfig) -> optax.GradientTransformationExtraArgs:
+    hp = dict(cfg.opt)
+    accepted = optimizers.hyperparameters(cfg.optimizer)
+    if "total_steps" in accepted:
+        hp.setdefault("total_steps", cfg.steps)
+    if "learning_rate" in accepted:
+        lr = hp.get("learning_rate", accepted["learning_rate"])
+        if lr is not None:
+            hp["learning_rate"] = _schedule(cfg, lr)
+    return optimizers.make(cfg.optimizer, **hp)
+
+
+def build(cfg: RunConfig) -> Setup:
+    """Construct model, data, optimizer, remedy and the pure step/eval functions."""
+    jax.config.update("jax_enable_x64", cfg.precision == "float64")
+    dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
+    problem = problems.get(cfg.problem)
+    model = make_model(cfg.model, problem.domain, problem.output_dim)
+    optimizer = make_optimizer(cfg)
+    remedy = remedies.make(cfg.remedy, **cfg.remedy_hp)
+    if remedy.refresh_every != 1 and remedy.weights(remedy.init(problem.n_losses)) is None:
+        raise ValueError(f"remedy {cfg.remedy!r} has no weights, so it needs refresh_every = 1")
+
+    key = jax.random.PRNGKey(cfg.seed)
+    k_init, k_data = jax.random.split(key)
+    net, buffers = model.init(k_init)
+    params = {"net": net, "pde": {k: jnp.asarray(v) for k, v in sorted(problem.unknowns.items())}}
+    params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params)
+    buffers = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), buffers)
+    batch = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a,
+                                   problem.sample(k_data, cfg.batch))
+    flat, unravel = ravel_pytree(params)
+    n = flat.shape[0]
+    terms = problem.terms
+    K = len(terms)
+    resampled = [t for t in terms if t.resample]
+
+    def term_loss(term):
+        def loss(p, b):
+            u = lambda x: model.apply(p["net"], buffers, x)
+            r = jax.vmap(lambda row: term.residual(u, row, p["pde"]))(b[term.name])
+            r = jnp.reshape(r, (r.shape[0], -1))
+            return jnp.mean(jnp.sum(r * r, axis=1))
+
+        return loss
+
+    term_losses = [term_loss(t) for t in terms]
+
+    def loss_vector(p, b):
+        return jnp.stack([f(p, b) for f in term_losses])
+
+    def per_loss_grads(p, b):
+        vals, grads = zip(*[jax.value_and_grad(f)(p, b) for f in term_losses])
+        return jnp.stack(vals), jnp.stack([ravel_pytree(g)[0] for g in grads])
+
+    def weighted_value_and_grad(p, b, w):
+        (val, L), g = jax.value_and_grad(lambda q: (lambda L: (jnp.dot(w, L), L))(loss_vector(q, b)), has_aux=True)(p)
+        return val, L, g
+
+    def combined_gradient(p, b, rem_state, step):
+        def with_G(_):
+            L, G = per_loss_grads(p, b)
+            g, new_state = remedy.update(G, L, rem_state)
+            w = remedy.weights(new_state)
+            w = jnp.ones((K,), L.dtype) if w is None else w
+            return jnp.dot(w, L), L, unravel(g.astype(flat.dtype)), new_state, w
+
+        def without_G(_):
+            w = remedy.weights(rem_state)
+            val, L, g = weighted_value_and_grad(p, b, w)
+            return val, L, g, rem_state, w
+
+        if remedy.refresh_every == 0:
+            return without_G(None)
+        if remedy.refresh_every == 1:
+            return with_G(None)
+        return jax.lax.cond(step % remedy.refresh_every == 0, with_G, without_G, None)
+
+    def resample(b, step):
+        fresh = {t.name: t.sample(jax.random.fold_in(jax.random.fold_in(k_data, step), k), cfg.batch[t.name])
+                 for k, t in enumerate(terms) if t.resample}
+        fresh = jax.tree_util.tree_map(lambda a, old: a.astype(old.dtype), fresh, {k: b[k] for k in fresh})
+        return {**b, **fresh}
+
+    def step_fn(c: Carry) -> Carry:
+        b = c.batch
+        if cfg.resample_every > 0 and resampled:
+            b = jax.lax.cond((c.step > 0) & (c.step % cfg.resample_every == 0), lambda bb: resample(bb, c.step), lambda bb: bb, b)
+        val, L, g, rem_state, w = combined_gradient(c.params, b, c.rem_state, c.step)
+        value_fn = lambda q: jnp.dot(w, loss_vector(q, b))
+        updates, opt_state = optimizer.update(g, c.opt_state, c.params, value=val, grad=g, value_fn=value_fn)
+        new_params = optax.apply_updates(c.params, updates)
+        new_flat = ravel_pytree(new_params)[0]
+        ok = jnp.isfinite(val) & jnp.all(jnp.isfinite(new_flat)) & (c.diverged_at < 0)
+        keep = lambda new, old: jax.tree_util.tree_map(lambda a, o: jnp.where(ok, a, o), new, old)
+        ls = linesearch_evals(opt_state)
+        upd = new_flat - ravel_pytree(c.params)[0]
+        return Carry(
+            params=keep(new_params, c.params),
+            opt_state=keep(opt_state, c.opt_state),
+            rem_state=keep(rem_state, c.rem_state),
+            batch=keep(b, c.batch),
+            step=c.step + jnp.where(ok, 1, 0),
+            grad_evals=c.grad_evals + jnp.where(ok, 1 + ls, 0),
+            fun_evals=c.fun_evals + jnp.where(ok, 1 + ls, 0),
+            diverged_at=jnp.where((c.diverged_at < 0) & ~ok, c.step, c.diverged_at),
+            last_update=jnp.where(ok, upd, c.last_update),
+            prev_update=jnp.where(ok, c.last_update, c.prev_update),
+        )
+
+    def chunk(c: Carry, n_steps) -> Carry:
+        return jax.lax.fori_loop(0, n_steps, lambda i, cc: step_fn(cc), c)
+
+    ref = problem.reference()
+    ref_x = jnp.asarray(ref.points, dtype)
+    ref_y = jnp.asarray(ref.values, dtype)
+
+    def evaluate(c: Carry) -> dict:
+        pred = jax.lax.map(lambda x: model.apply(c.params["net"], buffers, x), ref_x, batch_size=4096)
+        err = pred - ref_y
+        by_out = jnp.linalg.norm(err, axis=0) / jnp.linalg.norm(ref_y, axis=0)
+        L, G = per_loss_grads(c.params, c.batch)
+        w = remedy.weights(c.rem_state)
+        return {
+            "rel_l2": jnp.linalg.norm(err) / jnp.linalg.norm(ref_y),
+            "rel_l2_by_output": by_out,
+            "losses": L,
+            "weights": jnp.full((K,), jnp.nan, L.dtype) if w is None else w,
+            "align_intra": diagnostics.alignment_score(G),
+            "align_inter": diagnostics.alignment_score(jnp.stack([c.last_update, c.prev_update])),
+            "grad_norm_ratio": diagnostics.norm_ratio(G),
+            "grad_norm": jnp.linalg.norm(jnp.sum(G, axis=0)),
+            "pde": c.params["pde"],
+        }
+
+    zero = jnp.zeros([], jnp.int32)
+    init = Carry(
+        params=params,
+        opt_state=optimizer.init(params),
+        rem_state=jax.tree_util.tree_map(jnp.asarray, remedy.init(K)),
+        batch=batch,
+        step=zero,
+        grad_evals=zero,
+        fun_evals=zero,
+        diverged_at=zero - 1,
+        last_update=jnp.zeros_like(flat),
+        prev_update=jnp.zeros_like(flat),
+    )
+    return Setup(cfg, problem, model, buffers, optimizer, remedy, loss_vector, term_losses, chunk, evaluate,
+                 init, n, count_params(net), unravel)
+
+
+@dataclasses.dataclass
+class Outcome:
+    status: str
+    error: str
+    steps_done: int
+    grad_evals: int
+    fun_evals: int
+    train_seconds: float
+    eval_seconds: float
+    compile_seconds: float
+    curves: list[dict]
+    final: dict
+    n_params: int
+    n_net_params: int
+    problem: Any
+
+
+def _to_host(tree):
+    return jax.tree_util.tree_map(lambda a: np.asarray(a), tree)
+
+
+def train(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Outcome:
+    """Run one training job; never raises for divergence (status says what happened)."""
+    with jax.default_matmul_precision(None if cfg.matmul_precision == "default" else cfg.matmul_precision):
+        return _train(cfg, log)
+
+
+def _train(cfg: RunConfig, log) -> Outcome:
+    t0 = time.perf_counter()
+    s = build(cfg)
+    chunk = jax.jit(s.step)
+    evaluate = jax.jit(s.evaluate)
+    carry = s.init_carry
+    n_steps = jnp.asarray(min(cfg.eval_every, cfg.steps), jnp.int32)
+    chunk_c = chunk.lower(carry, n_steps).compile()
+    eval_c = evaluate.lower(carry).compile()
+    compile_seconds = time.perf_counter() - t0  # set-up (incl. reference) + both compilations
+
+    curves: list[dict] = []
+    train_seconds = eval_seconds = 0.0
+    loss_names = s.problem.loss_names
+
+    def record(c: Carry, metrics) -> dict:
+        m = _to_host(metrics)
+        row = {
+            "step": int(c.step),
+            "train_seconds": train_seconds,
+            "grad_evals": int(c.grad_evals),
+            "loss_total": float(np.sum(m["losses"])),
+            "rel_l2": float(m["rel_l2"]),
+            "align_intra": float(m["align_intra"]),
+            "align_inter": float(m["align_inter"]) if int(c.step) >= 2 else float("nan"),
+            "grad_norm_ratio": float(m["grad_norm_ratio"]),
+        }
+        for name, v, w in zip(loss_names, m["losses"], m["weights"]):
+            row[f"loss_{name}"] = float(v)
+            row[f"weight_{name}"] = float(w)
+        row["_metrics"] = m
+        return row
+
+    def do_eval(c):
+        nonlocal eval_seconds
+        te = time.perf_counter()
+        m = eval_c(c)
+        jax.block_until_ready(m)
+        eval_seconds += time.perf_counter() - te
+        return record(c, m)
+
+    curves.append(do_eval(carry))
+    if log:
+        log(_fmt(cfg, curves[-1]))
+    status, done = "ok", 0
+    while done < cfg.steps:
+        n = min(cfg.eval_every, cfg.steps - done)
+        tt = time.perf_counter()
+        carry = chunk_c(carry, jnp.asarray(n, jnp.int32))
+        jax.block_until_ready(carry)
+        train_seconds += time.perf_counter() - tt
+        done = int(carry.step)
+        diverged = int(carry.diverged_at) >= 0
+        row = do_eval(carry)
+        finite = np.isfinite(row["loss_total"]) and np.isfinite(row["rel_l2"])
+        if finite:
+            curves.append(row)
+        if log:
+            log(_fmt(cfg, row))
+        if diverged or not finite:
+            status = "diverged"
+            break
+        if cfg.max_seconds is not None and train_seconds > cfg.max_seconds and done < cfg.steps:
+            status = "timeout"
+            break
+    final = curves[-1]
+    return Outcome(
+        status=status,
+        error="" if status == "ok" else (
+            f"non-finite loss at step {int(carry.diverged_at)}" if status == "diverged"
+            else f"train-time budget of {cfg.max_seconds} s exhausted after {done} steps"),
+        steps_done=int(carry.step),
+        grad_evals=int(carry.grad_evals),
+        fun_evals=int(carry.fun_evals),
+        train_seconds=train_seconds,
+        eval_seconds=eval_seconds,
+        compile_seconds=compile_seconds,
+        curves=[{k: v for k, v in r.items() if k != "_metrics"} for r in curves],
+        final=final,
+        n_params=s.n_params,
+        n_net_params=s.n_net_params,
+        problem=s.problem,
+    )
+
+
+def _fmt(cfg: RunConfig, row: dict) -> str:
+    return (f"[{cfg.problem} {cfg.optimizer} {cfg.remedy} seed {cfg.seed}] step {row['step']:>7d}  "
+            f"loss {row['loss_total']:.3e}  rel_l2 {row['rel_l2']:.3e}  "
+            f"align {row['align_intra']:+.2f}  t {row['train_seconds']:.1f}s")

@@ -1,0 +1,70 @@
+# Config validation and the expansion of studies into jobs.
+import json
+
+from snakemake.utils import validate
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+RESULTS = config.get("results", "results")
+REPORT = config.get("report", "report")
+SUITE = config["suite"]
+RUN_DIR = f"{RESULTS}/runs/{{study}}/{{problem}}/{{optimizer}}/{{remedy}}/seed{{seed}}"
+
+
+def _registry_names(kind):
+    from pinnarena import optimizers, problems, remedies
+
+    return {"problems": problems, "optimizers": optimizers, "remedies": remedies}[kind].names()
+
+
+def _expand_names(study, kind):
+    value = study[kind]
+    names = _registry_names(kind) if value == "all" else list(value)
+    if value == "all":
+        names = [n for n in names if n not in study.get("exclude", {}).get(kind, [])]
+    unknown = sorted(set(names) - set(_registry_names(kind)))
+    if unknown:
+        raise ValueError(f"config: unknown {kind} {unknown}; accepted: {_registry_names(kind)}")
+    return names
+
+
+def _study(name):
+    defaults = config.get("defaults", {})
+    study = dict(config["studies"][name])
+    merged = {**defaults, **study}
+    merged["set"] = {**defaults.get("set", {}), **study.get("set", {})}
+    return merged
+
+
+def jobs():
+    """Every (study, problem, optimizer, remedy, seed) of the suite, in a stable order."""
+    out = []
+    for name in config["studies"]:
+        s = _study(name)
+        for p in _expand_names(s, "problems"):
+            for o in _expand_names(s, "optimizers"):
+                for r in _expand_names(s, "remedies"):
+                    for seed in s.get("seeds", [0]):
+                        out.append(dict(study=name, problem=p, optimizer=o, remedy=r, seed=seed))
+    return out
+
+
+JOBS = jobs()
+
+
+def run_args(wildcards):
+    """The `pinnarena run` options of one job: steps, suite, study and every --set override."""
+    s = _study(wildcards.study)
+    sets = dict(s["set"])
+    for k, v in s.get("optimizer_set", {}).get(wildcards.optimizer, {}).items():
+        sets[f"opt.{k}"] = v
+    for k, v in s.get("remedy_set", {}).get(wildcards.remedy, {}).items():
+        sets[f"remedy.{k}"] = v
+    args = [f"--steps {int(s['steps'])}", f"--suite {SUITE}", f"--study {wildcards.study}"]
+    args += [f"--set {k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(sets.items())]
+    return " ".join(args)
+
+
+def all_runs(name):
+    return [f"{RUN_DIR}/{name}".format(**j) for j in JOBS]

@@ -1,0 +1,14 @@
+"""Snakemake script: leaderboard.parquet + the runs' Parquet files → the report."""
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from pinnarena.report import render
+
+sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+read = lambda files: pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+board = pd.read_parquet(snakemake.input.leaderboard)  # noqa: F821
+paths = render(board, read(snakemake.input.summaries), read(snakemake.input.curves), Path(snakemake.output.markdown).parent)  # noqa: F821
+print("\n".join(map(str, paths)), file=sys.stderr)
