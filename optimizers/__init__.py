@@ -1,8 +1,17 @@
 """The optimizer registry: one module per optimizer (or family) in this folder.
 
-``make(name, **hparams)`` returns an ``optax.GradientTransformationExtraArgs``. Every optimizer
-is called by the training loop as ``update(g, state, params, value=..., grad=..., value_fn=...)``
-so line-search methods have what they need; others ignore the extra arguments.
+``make(name, **hparams)`` returns an ``optax.GradientTransformationExtraArgs``. The training
+loop calls every optimizer as ``update(g, state, params, value=..., grad=..., value_fn=...,
+residual_fn=...)`` where
+
+* ``value`` = Σ_k w_k L_k(params) and ``grad`` = g (the remedy's combined gradient);
+* ``value_fn(p)`` = Σ_k w_k L_k(p) on the current batch (for line searches, Newton);
+* ``residual_fn(p)`` = r(p), the flattened residual vector with ‖r(p)‖² = value_fn(p)
+  (for Gauss–Newton and natural-gradient methods).
+
+``make`` passes on only the extra arguments the optimizer declares with the registry metadata
+``extra_args`` (default ``("value", "grad", "value_fn")``), because optax's line searches hand
+unknown keywords on to ``value_fn``.
 Add an optimizer by adding a module here that calls ``register(name, factory, ...)``.
 """
 from __future__ import annotations
@@ -42,7 +51,15 @@ def check_hyperparameters(name: str, hparams: dict[str, Any]) -> None:
         )
 
 
+DEFAULT_EXTRA_ARGS = ("value", "grad", "value_fn")
+
+
 def make(name: str, **hparams: Any) -> optax.GradientTransformationExtraArgs:
     check_hyperparameters(name, hparams)
-    tx = REGISTRY.factory(name)(**hparams)
-    return optax.with_extra_args_support(tx)
+    tx = optax.with_extra_args_support(REGISTRY.factory(name)(**hparams))
+    wanted = tuple(REGISTRY.meta(name).get("extra_args", DEFAULT_EXTRA_ARGS))
+
+    def update(updates, state, params=None, **extra):
+        return tx.update(updates, state, params, **{k: v for k, v in extra.items() if k in wanted})
+
+    return optax.GradientTransformationExtraArgs(tx.init, update)

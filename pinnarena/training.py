@@ -50,6 +50,8 @@ class Carry(NamedTuple):
     diverged_at: jax.Array  # -1 while finite
     last_update: jax.Array  # flattened update directions of the last two steps (for align_inter)
     prev_update: jax.Array
+    buffers: Any  # non-trainable model arrays (Fourier matrix), seed-dependent
+    data_key: jax.Array  # key for resampling collocation points
 
 
 @dataclasses.dataclass
@@ -59,13 +61,12 @@ class Setup:
     cfg: RunConfig
     problem: Any
     model: Any
-    buffers: Any
     optimizer: optax.GradientTransformationExtraArgs
     remedy: Any
-    loss_vector: Callable
-    term_losses: list[Callable]
-    step: Callable
-    evaluate: Callable
+    loss_vector: Callable  # (params, buffers, batch) -> (K,)
+    step: Callable  # (carry, n_steps) -> carry: n_steps training steps
+    evaluate: Callable  # (carry, (ref_x, ref_y)) -> metrics
+    ref_data: Any
     init_carry: Carry
     n_params: int
     n_net_params: int
@@ -122,31 +123,47 @@ def build(cfg: RunConfig) -> Setup:
     K = len(terms)
     resampled = [t for t in terms if t.resample]
 
-    def term_loss(term):
-        def loss(p, b):
-            u = lambda x: model.apply(p["net"], buffers, x)
+    def term_residuals(term):
+        def residuals(p, bufs, b):
+            u = lambda x: model.apply(p["net"], bufs, x)
             r = jax.vmap(lambda row: term.residual(u, row, p["pde"]))(b[term.name])
-            r = jnp.reshape(r, (r.shape[0], -1))
+            return jnp.reshape(r, (r.shape[0], -1))
+
+        return residuals
+
+    residual_fns = [term_residuals(t) for t in terms]
+
+    def term_loss(res_fn):
+        def loss(p, bufs, b):
+            r = res_fn(p, bufs, b)
             return jnp.mean(jnp.sum(r * r, axis=1))
 
         return loss
 
-    term_losses = [term_loss(t) for t in terms]
+    term_losses = [term_loss(f) for f in residual_fns]
 
-    def loss_vector(p, b):
-        return jnp.stack([f(p, b) for f in term_losses])
+    def loss_vector(p, bufs, b):
+        return jnp.stack([f(p, bufs, b) for f in term_losses])
 
-    def per_loss_grads(p, b):
-        vals, grads = zip(*[jax.value_and_grad(f)(p, b) for f in term_losses])
+    def scaled_residuals(p, bufs, b, w):
+        """r with ‖r‖² = Σ_k w_k L_k: r = [√(w_k/N_k) r_k]_k, flattened (for Gauss–Newton)."""
+        parts = []
+        for k, f in enumerate(residual_fns):
+            r = f(p, bufs, b)
+            parts.append(jnp.sqrt(w[k] / r.shape[0]) * r.ravel())
+        return jnp.concatenate(parts)
+
+    def per_loss_grads(p, bufs, b):
+        vals, grads = zip(*[jax.value_and_grad(f)(p, bufs, b) for f in term_losses])
         return jnp.stack(vals), jnp.stack([ravel_pytree(g)[0] for g in grads])
 
-    def weighted_value_and_grad(p, b, w):
-        (val, L), g = jax.value_and_grad(lambda q: (lambda L: (jnp.dot(w, L), L))(loss_vector(q, b)), has_aux=True)(p)
+    def weighted_value_and_grad(p, bufs, b, w):
+        (val, L), g = jax.value_and_grad(lambda q: (lambda L: (jnp.dot(w, L), L))(loss_vector(q, bufs, b)), has_aux=True)(p)
         return val, L, g
 
-    def combined_gradient(p, b, rem_state, step):
+    def combined_gradient(p, bufs, b, rem_state, step):
         def with_G(_):
-            L, G = per_loss_grads(p, b)
+            L, G = per_loss_grads(p, bufs, b)
             g, new_state = remedy.update(G, L, rem_state)
             w = remedy.weights(new_state)
             w = jnp.ones((K,), L.dtype) if w is None else w
@@ -154,7 +171,7 @@ def build(cfg: RunConfig) -> Setup:
 
         def without_G(_):
             w = remedy.weights(rem_state)
-            val, L, g = weighted_value_and_grad(p, b, w)
+            val, L, g = weighted_value_and_grad(p, bufs, b, w)
             return val, L, g, rem_state, w
 
         if remedy.refresh_every == 0:
@@ -163,8 +180,8 @@ def build(cfg: RunConfig) -> Setup:
             return with_G(None)
         return jax.lax.cond(step % remedy.refresh_every == 0, with_G, without_G, None)
 
-    def resample(b, step):
-        fresh = {t.name: t.sample(jax.random.fold_in(jax.random.fold_in(k_data, step), k), cfg.batch[t.name])
+    def resample(b, step, data_key):
+        fresh = {t.name: t.sample(jax.random.fold_in(jax.random.fold_in(data_key, step), k), cfg.batch[t.name])
                  for k, t in enumerate(terms) if t.resample}
         fresh = jax.tree_util.tree_map(lambda a, old: a.astype(old.dtype), fresh, {k: b[k] for k in fresh})
         return {**b, **fresh}
@@ -172,10 +189,12 @@ def build(cfg: RunConfig) -> Setup:
     def step_fn(c: Carry) -> Carry:
         b = c.batch
         if cfg.resample_every > 0 and resampled:
-            b = jax.lax.cond((c.step > 0) & (c.step % cfg.resample_every == 0), lambda bb: resample(bb, c.step), lambda bb: bb, b)
-        val, L, g, rem_state, w = combined_gradient(c.params, b, c.rem_state, c.step)
-        value_fn = lambda q: jnp.dot(w, loss_vector(q, b))
-        updates, opt_state = optimizer.update(g, c.opt_state, c.params, value=val, grad=g, value_fn=value_fn)
+            b = jax.lax.cond((c.step > 0) & (c.step % cfg.resample_every == 0), lambda bb: resample(bb, c.step, c.data_key), lambda bb: bb, b)
+        val, L, g, rem_state, w = combined_gradient(c.params, c.buffers, b, c.rem_state, c.step)
+        value_fn = lambda q: jnp.dot(w, loss_vector(q, c.buffers, b))
+        residual_fn = lambda q: scaled_residuals(q, c.buffers, b, w)
+        updates, opt_state = optimizer.update(g, c.opt_state, c.params, value=val, grad=g, value_fn=value_fn,
+                                              residual_fn=residual_fn)
         new_params = optax.apply_updates(c.params, updates)
         new_flat = ravel_pytree(new_params)[0]
         ok = jnp.isfinite(val) & jnp.all(jnp.isfinite(new_flat)) & (c.diverged_at < 0)
@@ -193,20 +212,22 @@ def build(cfg: RunConfig) -> Setup:
             diverged_at=jnp.where((c.diverged_at < 0) & ~ok, c.step, c.diverged_at),
             last_update=jnp.where(ok, upd, c.last_update),
             prev_update=jnp.where(ok, c.last_update, c.prev_update),
+            buffers=c.buffers,
+            data_key=c.data_key,
         )
 
     def chunk(c: Carry, n_steps) -> Carry:
         return jax.lax.fori_loop(0, n_steps, lambda i, cc: step_fn(cc), c)
 
     ref = problem.reference()
-    ref_x = jnp.asarray(ref.points, dtype)
-    ref_y = jnp.asarray(ref.values, dtype)
+    ref_data = (jnp.asarray(ref.points, dtype), jnp.asarray(ref.values, dtype))
 
-    def evaluate(c: Carry) -> dict:
-        pred = jax.lax.map(lambda x: model.apply(c.params["net"], buffers, x), ref_x, batch_size=4096)
+    def evaluate(c: Carry, ref_xy) -> dict:
+        ref_x, ref_y = ref_xy
+        pred = jax.lax.map(lambda x: model.apply(c.params["net"], c.buffers, x), ref_x, batch_size=4096)
         err = pred - ref_y
         by_out = jnp.linalg.norm(err, axis=0) / jnp.linalg.norm(ref_y, axis=0)
-        L, G = per_loss_grads(c.params, c.batch)
+        L, G = per_loss_grads(c.params, c.buffers, c.batch)
         w = remedy.weights(c.rem_state)
         return {
             "rel_l2": jnp.linalg.norm(err) / jnp.linalg.norm(ref_y),
@@ -232,8 +253,10 @@ def build(cfg: RunConfig) -> Setup:
         diverged_at=zero - 1,
         last_update=jnp.zeros_like(flat),
         prev_update=jnp.zeros_like(flat),
+        buffers=buffers,
+        data_key=k_data,
     )
-    return Setup(cfg, problem, model, buffers, optimizer, remedy, loss_vector, term_losses, chunk, evaluate,
+    return Setup(cfg, problem, model, optimizer, remedy, loss_vector, chunk, evaluate, ref_data,
                  init, n, count_params(net), unravel)
 
 
@@ -252,6 +275,8 @@ class Outcome:
     n_params: int
     n_net_params: int
     problem: Any
+    setup: Setup  # what was built, for post-hoc analysis (stationary points)
+    carry: Carry  # the final (last finite) training state
 
 
 def _to_host(tree):
@@ -272,7 +297,7 @@ def _train(cfg: RunConfig, log) -> Outcome:
     carry = s.init_carry
     n_steps = jnp.asarray(min(cfg.eval_every, cfg.steps), jnp.int32)
     chunk_c = chunk.lower(carry, n_steps).compile()
-    eval_c = evaluate.lower(carry).compile()
+    eval_c = evaluate.lower(carry, s.ref_data).compile()
     compile_seconds = time.perf_counter() - t0  # set-up (incl. reference) + both compilations
 
     curves: list[dict] = []
@@ -300,7 +325,7 @@ def _train(cfg: RunConfig, log) -> Outcome:
     def do_eval(c):
         nonlocal eval_seconds
         te = time.perf_counter()
-        m = eval_c(c)
+        m = eval_c(c, s.ref_data)
         jax.block_until_ready(m)
         eval_seconds += time.perf_counter() - te
         return record(c, m)
@@ -346,6 +371,8 @@ def _train(cfg: RunConfig, log) -> Outcome:
         n_params=s.n_params,
         n_net_params=s.n_net_params,
         problem=s.problem,
+        setup=s,
+        carry=carry,
     )
 
 
