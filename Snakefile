@@ -9,6 +9,7 @@ configfile: "config/smoke.yaml"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/references.smk"
 include: "workflow/rules/run.smk"
 include: "workflow/rules/aggregate.smk"
 

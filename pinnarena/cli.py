@@ -61,6 +61,23 @@ def _run(args) -> int:
     return worst
 
 
+def _reference(args) -> int:
+    from pinnarena import problems
+    from pinnarena.references import build, path_for, save
+
+    try:
+        prob = problems.get(args.problem)
+        ref = build(prob, args.tier)
+    except (ValueError, KeyError) as e:
+        print(f"pinnarena reference: error: {e}", file=sys.stderr)
+        return 2
+    path = path_for(prob.name, args.tier, None) if args.out is None else __import__("pathlib").Path(args.out)
+    save(ref, path)
+    print(json.dumps({"problem": prob.name, "tier": args.tier, "path": str(path), "points": list(ref.points.shape),
+                      "provenance": ref.provenance}, default=str))
+    return 0
+
+
 def _aggregate(args) -> int:
     from pinnarena.aggregate import write_leaderboard
 
@@ -100,6 +117,12 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     pr.add_argument("--strict", action="store_true", help="exit 1 unless every run has status ok")
     pr.set_defaults(func=_run)
+
+    pf = sub.add_parser("reference", help="build a problem's reference solution into an .npz file")
+    pf.add_argument("problem")
+    pf.add_argument("--tier", default="standard", help="smoke | standard | paper")
+    pf.add_argument("--out", default=None, help="file (default: results/references/<problem>--<tier>.npz)")
+    pf.set_defaults(func=_reference)
 
     pa = sub.add_parser("aggregate", help="results/runs/**/summary.parquet → leaderboard.parquet")
     pa.add_argument("results")

@@ -3,6 +3,7 @@
 A run is fully described by a :class:`RunConfig`. Overrides use dotted keys:
 
 * top-level fields: ``steps``, ``eval_every``, ``resample_every``, ``max_seconds``,
+  ``points_scale`` (multiplies every term's default number of points), ``reference_tier``,
   ``precision`` (float32|float64), ``matmul_precision`` (default|high|highest), ``lr``;
 * ``model.<field>`` (see :class:`pinnarena.models.ModelConfig`);
 * ``batch.<term>``: number of points of a loss term;
@@ -57,6 +58,8 @@ class RunConfig:
     precision: str = "float32"
     matmul_precision: str = "default"
     lr: float | None = None  # shorthand for opt.learning_rate
+    points_scale: float = 1.0  # scales every loss term's default point count (batch.<term> wins)
+    reference_tier: str = "standard"  # resolution tier of solver references (smoke|standard|paper)
     suite: str = "adhoc"
     study: str = "adhoc"
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -182,7 +185,9 @@ def resolve(problem: str, optimizer: str = "adam", remedy: str = "none", seed: i
             f"batch sizes given for unknown loss terms {bad_terms} of problem {problem!r}; "
             f"its terms are {list(prob.loss_names)}"
         )
-    batch = {t.name: int(sections["batch"].get(t.name, t.n)) for t in prob.terms}
+    if cfg.points_scale <= 0:
+        raise ValueError(f"points_scale must be > 0, got {cfg.points_scale}")
+    batch = {t.name: int(sections["batch"].get(t.name, max(1, round(t.n * cfg.points_scale)))) for t in prob.terms}
     if any(n < 1 for n in batch.values()):
         raise ValueError(f"batch sizes must be ≥ 1, got {batch}")
 
@@ -200,6 +205,10 @@ def resolve(problem: str, optimizer: str = "adam", remedy: str = "none", seed: i
         raise ValueError(f"resample_every must be ≥ 0, got {cfg.resample_every}")
     if cfg.precision not in PRECISIONS:
         raise ValueError(f"precision {cfg.precision!r} is not one of {PRECISIONS}")
+    from pinnarena.references import TIERS
+
+    if cfg.reference_tier not in TIERS:
+        raise ValueError(f"reference_tier {cfg.reference_tier!r} is not one of {TIERS}")
     if cfg.matmul_precision not in MATMUL_PRECISIONS:
         raise ValueError(f"matmul_precision {cfg.matmul_precision!r} is not one of {MATMUL_PRECISIONS}")
     return dataclasses.replace(cfg, batch=batch, opt=opt_hp, remedy_hp=dict(sections["remedy"]))

@@ -10,12 +10,13 @@ A :class:`Problem` is data plus pure functions:
 
       L_k = (1/N_k) \sum_j \| residual_k(u, point_j, theta) \|_2^2 ;
 
-* ``reference()``: an object with ``points`` (N × d, columns in ``input_names`` order), ``values``
+* ``reference(tier)``: an object with ``points`` (N × d, columns in ``input_names`` order), ``values``
   (N × m) and a ``provenance`` string/dict;
 * metadata: ``family``, ``kind`` ∈ {forward, inverse, multiphysics, highdim, turbulent},
   ``params`` (the PDE parameters), ``time_dependent``, ``description``;
-* ``unknowns``: initial values of trainable PDE parameters (inverse problems), ``true_unknowns``
-  their true values, reported in the summary.
+* ``unknowns``: initial values of trainable PDE parameters (inverse problems; scalars or arrays),
+  ``true_unknowns`` the true values of the scalar ones; both go into the summary
+  (``unknowns``, ``unknowns_error``), and ``unknowns_metrics`` may add derived quantities.
 
 All randomness (collocation points, data noise) comes from the key the training loop passes in,
 which is derived from the run seed.
@@ -84,6 +85,10 @@ class Problem:
     unknowns: Mapping[str, float] = field(default_factory=dict)
     true_unknowns: Mapping[str, float] = field(default_factory=dict)
     reference_kind: str = "analytic"
+    # Optional: trainable-PDE-parameter pytree → {name: value} of recovered quantities and their
+    # errors, for unknowns that are not scalars (e.g. a coefficient field). Scalars are reported
+    # automatically against ``true_unknowns``.
+    unknowns_metrics: Callable[[Mapping[str, Any]], Mapping[str, float]] | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -132,8 +137,9 @@ class Problem:
         }
 
     # ------------------------------------------------------------------ data
-    def reference(self) -> Reference:
-        return _cached_reference(self)
+    def reference(self, tier: str = "standard") -> Reference:
+        """The reference at a resolution tier (see pinnarena.references), cached per process."""
+        return _cached_reference(self, tier)
 
     def sample(self, key: jax.Array, sizes: Mapping[str, int] | None = None) -> dict[str, dict]:
         """Draw every term's points; term k uses ``fold_in(key, k)`` so terms are independent."""
@@ -154,9 +160,11 @@ class Problem:
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_reference(problem: Problem) -> Reference:
-    """Build each problem's reference once per process (problems hash by identity)."""
-    return problem.reference_fn()
+def _cached_reference(problem: Problem, tier: str) -> Reference:
+    """Load or build each problem's reference once per process (problems hash by identity)."""
+    from pinnarena.references import load_or_build
+
+    return load_or_build(problem, tier)
 
 
 def _jsonable(v):

@@ -44,6 +44,7 @@ SUMMARY_SCHEMA = pa.schema([
     ("grad_norm_final", pa.float64()),
     ("unknowns", pa.map_(pa.string(), pa.float64())),
     ("unknowns_error", pa.map_(pa.string(), pa.float64())),
+    ("unknowns_metrics", pa.map_(pa.string(), pa.float64())),
     ("status", pa.string()),
     ("error", pa.string()),
     ("n_params", pa.int64()),

@@ -66,7 +66,7 @@ def run(cfg: RunConfig, out: str | Path, log=None) -> dict:
         m = res.final["_metrics"]
         rel = [r["rel_l2"] for r in res.curves]
         truth = res.problem.true_unknowns
-        unknowns = {k: float(np.asarray(v)) for k, v in m["pde"].items()}
+        unknowns = {k: float(np.asarray(v)) for k, v in m["pde"].items() if np.ndim(v) == 0}
         row.update(
             status=res.status,
             error=res.error,
@@ -83,6 +83,8 @@ def run(cfg: RunConfig, out: str | Path, log=None) -> dict:
             grad_norm_final=float(m["grad_norm"]),
             unknowns=unknowns,
             unknowns_error={k: abs(v - truth[k]) / max(abs(truth[k]), 1e-300) for k, v in unknowns.items() if k in truth},
+            **({"unknowns_metrics": {k: float(v) for k, v in res.problem.unknowns_metrics(m["pde"]).items()}}
+               if res.problem.unknowns_metrics else {}),
             n_params=res.n_params,
             n_net_params=res.n_net_params,
         )

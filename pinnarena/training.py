@@ -219,7 +219,7 @@ def build(cfg: RunConfig) -> Setup:
     def chunk(c: Carry, n_steps) -> Carry:
         return jax.lax.fori_loop(0, n_steps, lambda i, cc: step_fn(cc), c)
 
-    ref = problem.reference()
+    ref = problem.reference(cfg.reference_tier)
     ref_data = (jnp.asarray(ref.points, dtype), jnp.asarray(ref.values, dtype))
 
     def evaluate(c: Carry, ref_xy) -> dict:

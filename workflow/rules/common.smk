@@ -66,5 +66,15 @@ def run_args(wildcards):
     return " ".join(args)
 
 
+def reference_input(wildcards):
+    """The reference file a run needs (solver references only; analytic ones need none)."""
+    from pinnarena import problems
+
+    if problems.get(wildcards.problem).reference_kind in ("analytic", "manufactured"):
+        return []
+    tier = _study(wildcards.study)["set"].get("reference_tier", "standard")
+    return [f"{RESULTS}/references/{wildcards.problem}--{tier}.npz"]
+
+
 def all_runs(name):
     return [f"{RUN_DIR}/{name}".format(**j) for j in JOBS]

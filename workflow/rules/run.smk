@@ -3,6 +3,8 @@
 
 
 rule run:
+    input:
+        reference_input,
     output:
         summary=f"{RUN_DIR}/summary.parquet",
         curves=f"{RUN_DIR}/curves.parquet",
@@ -11,6 +13,7 @@ rule run:
     params:
         args=run_args,
         out=lambda wc, output: os.path.dirname(output.summary),
+        references=f"{RESULTS}/references",
     wildcard_constraints:
         seed=r"\d+",
         study=r"[^/]+",
@@ -24,6 +27,6 @@ rule run:
         mem_mb=config.get("resources", {}).get("mem_mb", 4000),
         runtime=config.get("resources", {}).get("runtime_min", 60),
     shell:
-        "pinnarena run --problem {wildcards.problem} --optimizer {wildcards.optimizer} "
+        "PINNARENA_REFERENCE_DIR={params.references} pinnarena run --problem {wildcards.problem} --optimizer {wildcards.optimizer} "
         "--remedy {wildcards.remedy} --seed {wildcards.seed} {params.args} --out {params.out} "
         "> {log} 2>&1"
