@@ -1,0 +1,127 @@
+"""Training throughput of pinnarena's loop against a plain hand-written JAX loop, in one run.
+
+Same work on both sides: Burgers (ν = 0.01/π), 4 × 128 tanh MLP, 4096 residual points (+256
+boundary, +256 initial), Adam lr 1e-3, fixed points, float32; derivatives by one forward-mode
+pass for u_t and one second-order Taylor pass for (u, u_x, u_xx). The plain loop is what a
+careful user writes by hand: parameters as a list of (W, b), one jitted ``lax.scan`` over steps.
+Both are compiled ahead of time and timed over the same number of steps, best of ``repeats``
+interleaved runs (so background load hits both alike); the printed ratio is
+framework steps/s ÷ plain steps/s (≥ 0.9 is the issue-2 bar, ≥ 0.95 the issue-8 bar).
+
+    python benchmarks/bench_burgers.py [--steps 500] [--repeats 3] [--points 4096]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.experimental import jet
+
+NU = 0.01 / np.pi
+
+
+def plain_loop(steps: int, n_res: int, width: int, depth: int, seed: int = 0):
+    """Return (compiled run(params, opt_state) -> (params, opt_state), params, opt_state)."""
+    key = jax.random.PRNGKey(seed)
+    k_init, k_res, k_bc, k_ic = jax.random.split(key, 4)
+    sizes = [2] + [width] * depth + [1]
+    params = []
+    for k, (a, b) in zip(jax.random.split(k_init, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
+        params.append((jax.random.normal(k, (a, b)) * np.sqrt(2.0 / (a + b)), jnp.zeros((b,))))
+    lo, hi = jnp.array([0.0, -1.0]), jnp.array([1.0, 1.0])
+    x_res = lo + (hi - lo) * jax.random.uniform(k_res, (n_res, 2))
+    x_bc = lo + (hi - lo) * jax.random.uniform(k_bc, (256, 2))
+    x_bc = x_bc.at[:, 1].set(jnp.where(jnp.arange(256) % 2 == 0, -1.0, 1.0))
+    x_ic = (lo + (hi - lo) * jax.random.uniform(k_ic, (256, 2))).at[:, 0].set(0.0)
+
+    def u(p, x):
+        h = 2.0 * (x - lo) / (hi - lo) - 1.0
+        for w, b in p[:-1]:
+            h = jnp.tanh(h @ w + b)
+        w, b = p[-1]
+        return h @ w + b
+
+    def residual(p, x):
+        f = lambda y: u(p, y)
+        u_t = jax.jvp(f, (x,), (jnp.array([1.0, 0.0]),))[1]
+        v, (v_x, v_xx) = jet.jet(f, (x,), ((jnp.array([0.0, 1.0]), jnp.zeros(2)),))
+        return u_t + v * v_x - NU * v_xx
+
+    def loss(p):
+        r = jax.vmap(lambda x: residual(p, x))(x_res)
+        b = jax.vmap(lambda x: u(p, x))(x_bc)
+        i = jax.vmap(lambda x: u(p, x))(x_ic) + jnp.sin(jnp.pi * x_ic[:, 1:2])
+        return jnp.mean(r**2) + jnp.mean(b**2) + jnp.mean(i**2)
+
+    opt = optax.adam(1e-3)
+
+    def step(carry, _):
+        p, s = carry
+        g = jax.grad(loss)(p)
+        upd, s = opt.update(g, s, p)
+        return (optax.apply_updates(p, upd), s), None
+
+    @jax.jit
+    def run(p, s):
+        return jax.lax.scan(step, (p, s), None, length=steps)[0]
+
+    opt_state = opt.init(params)
+    return run.lower(params, opt_state).compile(), params, opt_state
+
+
+def framework_loop(steps, n_res, width, depth):
+    """The compiled training chunk of pinnarena for the same work (no evaluation inside)."""
+    from pinnarena.config import resolve
+    from pinnarena.training import build
+
+    cfg = resolve("burgers", "adam", "none", 0, steps=steps, sets={
+        "model.width": width, "model.depth": depth, "batch.residual": n_res,
+        "batch.boundary": 256, "batch.initial": 256, "eval_every": steps})
+    s = build(cfg)
+    n = jnp.asarray(steps, jnp.int32)
+    t = time.perf_counter()
+    chunk = jax.jit(s.step).lower(s.init_carry, n).compile()
+    return (lambda: chunk(s.init_carry, n)), time.perf_counter() - t
+
+
+def measure(steps, n_res, width, depth, repeats):
+    """Best-of-``repeats`` seconds for each loop, runs interleaved so load drift hits both."""
+    run_p, p, s = plain_loop(steps, n_res, width, depth)
+    plain = lambda: run_p(p, s)
+    fw, compile_s = framework_loop(steps, n_res, width, depth)
+    jax.block_until_ready(plain())
+    jax.block_until_ready(fw())
+    best = {"plain": np.inf, "framework": np.inf}
+    for _ in range(repeats):
+        for name, f in (("plain", plain), ("framework", fw)):
+            t = time.perf_counter()
+            jax.block_until_ready(f())
+            best[name] = min(best[name], time.perf_counter() - t)
+    return steps / best["plain"], steps / best["framework"], compile_s
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--points", type=int, default=4096)
+    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--depth", type=int, default=4)
+    args = ap.parse_args()
+    plain, fw, compile_s = measure(args.steps, args.points, args.width, args.depth, args.repeats)
+    print(json.dumps({
+        "device": str(jax.devices()[0]), "jax": jax.__version__,
+        "problem": "burgers", "mlp": f"{args.depth}x{args.width} tanh", "points": args.points,
+        "plain_steps_per_s": round(plain, 2), "framework_steps_per_s": round(fw, 2),
+        "ratio_framework_over_plain": round(fw / plain, 3),
+        "framework_compile_seconds": round(compile_s, 2),
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()

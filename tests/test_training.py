@@ -1,0 +1,128 @@
+"""The training loop: it learns, it is deterministic, and every outcome becomes a row."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from pinnarena import cli, problems
+from pinnarena.config import resolve
+from pinnarena.runner import run
+
+SMALL = {"model.width": 16, "model.depth": 2, "eval_every": 100, "points_scale": 0.125}
+
+
+@pytest.fixture(scope="module")
+def slice_runs(tmp_path_factory):
+    """One short run per first-slice problem with a setting that is known to learn."""
+    cases = {"poisson-2d-k1": ("adam", {"lr": 1e-2}, 0.5), "burgers": ("adam", {"lr": 1e-2}, 0.6),
+             "wave": ("lbfgs", {}, 0.85)}
+    out = {}
+    for prob, (opt, extra, factor) in cases.items():
+        cfg = resolve(prob, opt, "none", 0, steps=300, sets={**SMALL, **extra})
+        d = tmp_path_factory.mktemp(prob)
+        row = run(cfg, d)
+        out[prob] = (row, pd.read_parquet(d / "curves.parquet"), factor, d)
+    return out
+
+
+@pytest.mark.parametrize("prob", ["poisson-2d-k1", "burgers", "wave"])
+def test_training_reduces_the_error(slice_runs, prob):
+    row, curves, factor, _ = slice_runs[prob]
+    assert row["status"] == "ok", row["error"]
+    assert curves["step"].iloc[0] == 0 and curves["step"].iloc[-1] == 300
+    assert row["rel_l2"] < factor * curves["rel_l2"].iloc[0]
+    assert curves["loss_total"].iloc[-1] < 0.5 * curves["loss_total"].iloc[0]
+
+
+def test_summary_has_the_schema_columns_and_counts(slice_runs):
+    row, curves, _, d = slice_runs["burgers"]
+    summary = pq.read_table(d / "summary.parquet").to_pandas()
+    expected = {"run_id", "problem", "family", "kind", "n_losses", "optimizer", "remedy", "seed", "suite",
+                "steps_done", "grad_evals", "fun_evals", "train_seconds", "eval_seconds", "compile_seconds",
+                "rel_l2", "rel_l2_best", "rel_l2_by_output", "status", "error", "n_params", "device",
+                "jax_version", "pinnarena_version", "git_commit", "config"}
+    assert expected <= set(summary.columns)
+    s = summary.iloc[0]
+    assert s["steps_done"] == 300 and s["grad_evals"] == 300 and s["fun_evals"] == 300  # Adam: one each
+    assert s["n_params"] == 2 * 16 + 16 + 16 * 16 + 16 + 16 + 1
+    assert dict(s["rel_l2_by_output"])["u"] == pytest.approx(s["rel_l2"])
+    assert s["rel_l2_best"] <= s["rel_l2"]
+    assert json.loads(s["config"])["model"]["width"] == 16
+    assert {"loss_residual", "loss_boundary", "loss_initial", "weight_residual", "align_intra",
+            "align_inter", "grad_norm_ratio", "train_seconds"} <= set(curves.columns)
+    assert (curves["train_seconds"].diff().dropna() >= 0).all()
+
+
+def test_line_search_evaluations_are_counted(slice_runs):
+    row = slice_runs["wave"][0]
+    assert row["grad_evals"] > row["steps_done"]  # every L-BFGS step evaluates ≥ 1 trial point
+    assert row["fun_evals"] == row["grad_evals"]
+
+
+def test_same_config_twice_is_bit_identical(slice_runs, tmp_path):
+    row, curves, _, _ = slice_runs["burgers"]
+    cfg = resolve("burgers", "adam", "none", 0, steps=300, sets={**SMALL, "lr": 1e-2})
+    again = run(cfg, tmp_path)
+    assert again["run_id"] == row["run_id"]
+    assert again["rel_l2"] == row["rel_l2"]  # bit-identical on CPU
+    pd.testing.assert_series_equal(pd.read_parquet(tmp_path / "curves.parquet")["loss_total"], curves["loss_total"])
+
+
+def test_the_seed_changes_initialisation_and_points(tmp_path):
+    a = resolve("poisson-2d-k1", seed=0, steps=1, sets=SMALL)
+    b = resolve("poisson-2d-k1", seed=1, steps=1, sets=SMALL)
+    from pinnarena.training import build
+
+    sa, sb = build(a), build(b)
+    assert a.run_id != b.run_id
+    assert not np.allclose(sa.init_carry.batch["residual"]["x"], sb.init_carry.batch["residual"]["x"])
+    assert not np.allclose(sa.init_carry.params["net"][0]["w"], sb.init_carry.params["net"][0]["w"])
+
+
+def test_resampling_draws_new_points_from_the_seed():
+    from pinnarena.training import build
+    import jax.numpy as jnp
+
+    cfg = resolve("poisson-2d-k1", steps=5, sets={**SMALL, "resample_every": 2})
+    s = build(cfg)
+    c = s.step(s.init_carry, jnp.asarray(3, jnp.int32))
+    assert not np.allclose(c.batch["residual"]["x"], s.init_carry.batch["residual"]["x"])
+    c2 = build(cfg).step(build(cfg).init_carry, jnp.asarray(3, jnp.int32))
+    assert np.array_equal(c.batch["residual"]["x"], c2.batch["residual"]["x"])
+
+
+def test_a_huge_learning_rate_diverges_into_a_row(tmp_path):
+    cfg = resolve("burgers", "adam", "none", 0, steps=200, sets={**SMALL, "lr": 1e30, "eval_every": 50})
+    row = run(cfg, tmp_path)
+    assert row["status"] == "diverged"
+    assert "non-finite" in row["error"]
+    assert math.isfinite(row["rel_l2"])  # last finite metrics
+    summary = pd.read_parquet(tmp_path / "summary.parquet")
+    assert summary["status"].iloc[0] == "diverged" and summary["steps_done"].iloc[0] < 200
+    curves = pd.read_parquet(tmp_path / "curves.parquet")
+    assert np.isfinite(curves["loss_total"]).all()
+
+
+def test_time_budget_gives_timeout_row(tmp_path):
+    cfg = resolve("poisson-2d-k1", steps=400, sets={**SMALL, "max_seconds": 1e-9})
+    row = run(cfg, tmp_path)
+    assert row["status"] == "timeout" and row["steps_done"] == 100
+
+
+def test_an_exception_becomes_an_error_row(tmp_path, monkeypatch):
+    import pinnarena.training as training
+
+    def boom(cfg):
+        raise RuntimeError("solver exploded")
+
+    monkeypatch.setattr(training, "build", boom)
+    row = run(resolve("poisson-2d-k1", steps=10, sets=SMALL), tmp_path)
+    assert row["status"] == "error" and "solver exploded" in row["error"]
+    summary = pd.read_parquet(tmp_path / "summary.parquet")
+    assert summary["status"].iloc[0] == "error" and math.isnan(summary["rel_l2"].iloc[0])
+    assert (tmp_path / "curves.parquet").exists()
