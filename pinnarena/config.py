@@ -4,6 +4,7 @@ A run is fully described by a :class:`RunConfig`. Overrides use dotted keys:
 
 * top-level fields: ``steps``, ``eval_every``, ``resample_every``, ``max_seconds``,
   ``points_scale`` (multiplies every term's default number of points), ``reference_tier``,
+  ``checkpoint_every`` (evaluations between checkpoints),
   ``precision`` (float32|float64), ``matmul_precision`` (default|high|highest), ``lr``;
 * ``model.<field>`` (see :class:`pinnarena.models.ModelConfig`);
 * ``batch.<term>``: number of points of a loss term;
@@ -60,6 +61,7 @@ class RunConfig:
     lr: float | None = None  # shorthand for opt.learning_rate
     points_scale: float = 1.0  # scales every loss term's default point count (batch.<term> wins)
     reference_tier: str = "standard"  # resolution tier of solver references (smoke|standard|paper)
+    checkpoint_every: int = 10  # evaluations between checkpoints (when a checkpoint dir is given)
     suite: str = "adhoc"
     study: str = "adhoc"
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -201,6 +203,8 @@ def resolve(problem: str, optimizer: str = "adam", remedy: str = "none", seed: i
         raise ValueError(f"steps must be ≥ 1, got {cfg.steps}")
     if cfg.eval_every < 1:
         raise ValueError(f"eval_every must be ≥ 1, got {cfg.eval_every}")
+    if cfg.checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be ≥ 0, got {cfg.checkpoint_every}")
     if cfg.resample_every < 0:
         raise ValueError(f"resample_every must be ≥ 0, got {cfg.resample_every}")
     if cfg.precision not in PRECISIONS:

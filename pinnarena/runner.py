@@ -54,46 +54,76 @@ def _base_row(cfg: RunConfig) -> dict:
     }
 
 
-def run(cfg: RunConfig, out: str | Path, log=None) -> dict:
-    """Train ``cfg`` and write ``out/summary.parquet`` and ``out/curves.parquet``; return the row."""
-    from pinnarena.training import train
-
-    out = Path(out)
+def _finished_row(cfg: RunConfig, res) -> dict:
     row = _base_row(cfg)
-    curves = pd.DataFrame({"run_id": pd.Series(dtype=str), "step": pd.Series(dtype="int64")})
+    m = res.final["_metrics"] if "_metrics" in res.final else None
+    rel = [r["rel_l2"] for r in res.curves]
+    truth = res.problem.true_unknowns
+    pde = res.carry.params["pde"]
+    unknowns = {k: float(np.asarray(v)) for k, v in pde.items() if np.ndim(v) == 0}
+    from pinnarena.training import _to_host
+
+    metrics = _to_host(res.setup.evaluate(res.carry, res.setup.ref_data)) if m is None else m
+    row.update(
+        status=res.status,
+        error=res.error,
+        steps_done=res.steps_done,
+        grad_evals=res.grad_evals,
+        fun_evals=res.fun_evals,
+        train_seconds=res.train_seconds,
+        eval_seconds=res.eval_seconds,
+        compile_seconds=res.compile_seconds,
+        seeds_batched=res.seeds_batched,
+        setup_seconds=res.setup_seconds,
+        preemptions=res.preemptions,
+        rel_l2=res.final["rel_l2"],
+        rel_l2_best=float(np.nanmin(rel)),
+        rel_l2_by_output=dict(zip(res.problem.output_names, map(float, metrics["rel_l2_by_output"]))),
+        loss_final=res.final["loss_total"],
+        grad_norm_final=float(metrics["grad_norm"]),
+        unknowns=unknowns,
+        unknowns_error={k: abs(v - truth[k]) / max(abs(truth[k]), 1e-300) for k, v in unknowns.items() if k in truth},
+        n_params=res.n_params,
+        n_net_params=res.n_net_params,
+    )
+    if res.problem.unknowns_metrics:
+        row["unknowns_metrics"] = {k: float(v) for k, v in res.problem.unknowns_metrics(_to_host(pde)).items()}
+    return row
+
+
+def run_seeds(cfgs: list[RunConfig], outs: list[str | Path], log=None, checkpoint_dir=None) -> list[dict]:
+    """Train seeds of one configuration together (vmapped) and write each seed's files.
+
+    Any exception during training becomes a ``status=error`` row for every seed of the batch.
+    With ``checkpoint_dir`` the batch resumes from (and periodically writes) a checkpoint there;
+    it is removed once the results are written.
+    """
+    from pinnarena import checkpoint
+    from pinnarena.training import train_seeds
+
+    rows, curves = [], []
     try:
-        res = train(cfg, log=log)
-        m = res.final["_metrics"]
-        rel = [r["rel_l2"] for r in res.curves]
-        truth = res.problem.true_unknowns
-        unknowns = {k: float(np.asarray(v)) for k, v in m["pde"].items() if np.ndim(v) == 0}
-        row.update(
-            status=res.status,
-            error=res.error,
-            steps_done=res.steps_done,
-            grad_evals=res.grad_evals,
-            fun_evals=res.fun_evals,
-            train_seconds=res.train_seconds,
-            eval_seconds=res.eval_seconds,
-            compile_seconds=res.compile_seconds,
-            rel_l2=res.final["rel_l2"],
-            rel_l2_best=float(np.nanmin(rel)),
-            rel_l2_by_output=dict(zip(res.problem.output_names, map(float, m["rel_l2_by_output"]))),
-            loss_final=res.final["loss_total"],
-            grad_norm_final=float(m["grad_norm"]),
-            unknowns=unknowns,
-            unknowns_error={k: abs(v - truth[k]) / max(abs(truth[k]), 1e-300) for k, v in unknowns.items() if k in truth},
-            **({"unknowns_metrics": {k: float(v) for k, v in res.problem.unknowns_metrics(m["pde"]).items()}}
-               if res.problem.unknowns_metrics else {}),
-            n_params=res.n_params,
-            n_net_params=res.n_net_params,
-        )
-        curves = pd.DataFrame(res.curves)
-        curves.insert(0, "run_id", cfg.run_id)
+        results = train_seeds(cfgs, log=log, checkpoint_dir=checkpoint_dir)
+        for cfg, res in zip(cfgs, results):
+            rows.append(_finished_row(cfg, res))
+            c = pd.DataFrame(res.curves)
+            c.insert(0, "run_id", cfg.run_id)
+            curves.append(c)
     except Exception as e:  # noqa: BLE001 - every failure becomes a row
-        row.update(status="error", error=f"{type(e).__name__}: {e}", rel_l2=math.nan, rel_l2_best=math.nan)
         if log:
             log(traceback.format_exc())
-    write_parquet_atomic(curves, out / "curves.parquet")
-    write_parquet_atomic(summary_table(row), out / "summary.parquet")
-    return row
+        rows = [{**_base_row(cfg), "status": "error", "error": f"{type(e).__name__}: {e}",
+                 "rel_l2": math.nan, "rel_l2_best": math.nan, "seeds_batched": len(cfgs)} for cfg in cfgs]
+        curves = [pd.DataFrame({"run_id": pd.Series(dtype=str), "step": pd.Series(dtype="int64")}) for _ in cfgs]
+    for row, c, out in zip(rows, curves, outs):
+        out = Path(out)
+        write_parquet_atomic(c, out / "curves.parquet")
+        write_parquet_atomic(summary_table(row), out / "summary.parquet")
+    if checkpoint_dir:
+        checkpoint.remove(checkpoint_dir)
+    return rows
+
+
+def run(cfg: RunConfig, out: str | Path, log=None, checkpoint_dir=None) -> dict:
+    """Train ``cfg`` and write ``out/summary.parquet`` and ``out/curves.parquet``; return the row."""
+    return run_seeds([cfg], [out], log=log, checkpoint_dir=checkpoint_dir)[0]

@@ -277,38 +277,83 @@ class Outcome:
     problem: Any
     setup: Setup  # what was built, for post-hoc analysis (stationary points)
     carry: Carry  # the final (last finite) training state
+    seeds_batched: int = 1  # how many seeds shared the compiled program (vmap)
+    setup_seconds: float = 0.0  # building model, data, optimizer and reference
+    preemptions: int = 0  # times the run was resumed from a checkpoint
 
 
 def _to_host(tree):
     return jax.tree_util.tree_map(lambda a: np.asarray(a), tree)
 
 
-def train(cfg: RunConfig, log: Callable[[str], None] | None = None) -> Outcome:
+def _index(tree, i):
+    return jax.tree_util.tree_map(lambda a: a[i], tree)
+
+
+def train(cfg: RunConfig, log: Callable[[str], None] | None = None, checkpoint_dir=None) -> Outcome:
     """Run one training job; never raises for divergence (status says what happened)."""
+    return train_seeds([cfg], log, checkpoint_dir)[0]
+
+
+def train_seeds(cfgs: list[RunConfig], log: Callable[[str], None] | None = None,
+                checkpoint_dir=None) -> list[Outcome]:
+    """Train several seeds of one configuration in one compiled program (``jax.vmap``).
+
+    The configs must differ only in ``seed``. Each seed's carry (initialisation, collocation
+    points, Fourier buffers, data key) is built exactly as for a separate run and the carries are
+    stacked on a leading axis, so per-seed results equal separate runs up to floating-point
+    reduction order. Under vmap, ``lax.cond`` on per-seed predicates evaluates both branches
+    (e.g. a periodic remedy refresh then costs per-loss gradients every step). A diverged seed is
+    frozen by the step's guard while the others go on. ``train_seconds`` of each seed is the
+    batch's wall time divided by the number of seeds (compute per seed); ``seeds_batched`` says
+    how many shared it.
+
+    With ``checkpoint_dir``, the state is saved there every ``checkpoint_every`` evaluations
+    (see pinnarena.checkpoint) and a matching checkpoint found at start is resumed.
+    """
+    base = {k: v for k, v in cfgs[0].to_dict().items() if k != "seed"}
+    for c in cfgs[1:]:
+        if {k: v for k, v in c.to_dict().items() if k != "seed"} != base:
+            raise ValueError("train_seeds: the configs must differ only in their seed")
+    if len({c.seed for c in cfgs}) != len(cfgs):
+        raise ValueError("train_seeds: seeds must be distinct")
+    cfg = cfgs[0]
     with jax.default_matmul_precision(None if cfg.matmul_precision == "default" else cfg.matmul_precision):
-        return _train(cfg, log)
+        return _train(cfgs, log, checkpoint_dir)
 
 
-def _train(cfg: RunConfig, log) -> Outcome:
+def _train(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
+    from pinnarena import checkpoint
+
     t0 = time.perf_counter()
-    s = build(cfg)
-    chunk = jax.jit(s.step)
-    evaluate = jax.jit(s.evaluate)
-    carry = s.init_carry
+    cfg = cfgs[0]
+    S = len(cfgs)
+    setups = [build(c) for c in cfgs]
+    s = setups[0]
+    setup_seconds = time.perf_counter() - t0
+    if S == 1:
+        carry, step, evaluate = s.init_carry, s.step, s.evaluate
+    else:
+        carry = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *[x.init_carry for x in setups])
+        step = jax.vmap(s.step, in_axes=(0, None))
+        evaluate = jax.vmap(s.evaluate, in_axes=(0, None))
     n_steps = jnp.asarray(min(cfg.eval_every, cfg.steps), jnp.int32)
-    chunk_c = chunk.lower(carry, n_steps).compile()
-    eval_c = evaluate.lower(carry, s.ref_data).compile()
-    compile_seconds = time.perf_counter() - t0  # set-up (incl. reference) + both compilations
+    chunk_c = jax.jit(step).lower(carry, n_steps).compile()
+    eval_c = jax.jit(evaluate).lower(carry, s.ref_data).compile()
+    compile_seconds = time.perf_counter() - t0 - setup_seconds
 
-    curves: list[dict] = []
+    per_seed = (lambda tree, i: tree) if S == 1 else _index
+    curves: list[list[dict]] = [[] for _ in cfgs]
+    finished = [False] * S  # diverged seeds stop recording
+    status = ["ok"] * S
+    finals: list[Carry | None] = [None] * S
     train_seconds = eval_seconds = 0.0
     loss_names = s.problem.loss_names
 
-    def record(c: Carry, metrics) -> dict:
-        m = _to_host(metrics)
+    def record(c: Carry, m) -> dict:
         row = {
             "step": int(c.step),
-            "train_seconds": train_seconds,
+            "train_seconds": train_seconds / S,
             "grad_evals": int(c.grad_evals),
             "loss_total": float(np.sum(m["losses"])),
             "rel_l2": float(m["rel_l2"]),
@@ -325,55 +370,76 @@ def _train(cfg: RunConfig, log) -> Outcome:
     def do_eval(c):
         nonlocal eval_seconds
         te = time.perf_counter()
-        m = eval_c(c, s.ref_data)
-        jax.block_until_ready(m)
+        m = _to_host(eval_c(c, s.ref_data))
         eval_seconds += time.perf_counter() - te
-        return record(c, m)
+        host = _to_host(c)
+        for i in range(S):
+            if finished[i]:
+                continue
+            ci = per_seed(host, i)
+            row = record(ci, per_seed(m, i))
+            finite = np.isfinite(row["loss_total"]) and np.isfinite(row["rel_l2"])
+            if finite:
+                curves[i].append(row)
+                finals[i] = ci
+            if int(ci.diverged_at) >= 0 or not finite:
+                finished[i], status[i] = True, "diverged"
+            if log:
+                log(_fmt(cfgs[i], row))
 
-    curves.append(do_eval(carry))
-    if log:
-        log(_fmt(cfg, curves[-1]))
-    status, done = "ok", 0
-    while done < cfg.steps:
+    fp = checkpoint.fingerprint([c.run_id for c in cfgs], carry)
+    resumed = checkpoint.load(checkpoint_dir, carry, fp) if checkpoint_dir else None
+    preemptions = 0
+    if resumed is not None:
+        carry, meta = resumed
+        train_seconds, eval_seconds = meta["train_seconds"], meta["eval_seconds"]
+        curves, finished, status = meta["curves"], meta["finished"], meta["status"]
+        finals = [None if f is None else per_seed(_to_host(carry), i) for i, f in enumerate(meta["finals"])]
+        done, preemptions = meta["done"], meta["preemptions"] + 1
+        if log:
+            log(f"resumed from {checkpoint_dir} at step {done} (preemption {preemptions})")
+    else:
+        do_eval(carry)
+        done = 0
+    n_evals = 0
+    while done < cfg.steps and not all(finished):
         n = min(cfg.eval_every, cfg.steps - done)
         tt = time.perf_counter()
         carry = chunk_c(carry, jnp.asarray(n, jnp.int32))
         jax.block_until_ready(carry)
         train_seconds += time.perf_counter() - tt
-        done = int(carry.step)
-        diverged = int(carry.diverged_at) >= 0
-        row = do_eval(carry)
-        finite = np.isfinite(row["loss_total"]) and np.isfinite(row["rel_l2"])
-        if finite:
-            curves.append(row)
-        if log:
-            log(_fmt(cfg, row))
-        if diverged or not finite:
-            status = "diverged"
+        done += n
+        do_eval(carry)
+        n_evals += 1
+        if checkpoint_dir and cfg.checkpoint_every and n_evals % cfg.checkpoint_every == 0 and done < cfg.steps:
+            # ``finals`` of seeds still running equal the current carry; diverged seeds are frozen
+            # by the step guard, so the carry also holds their last finite state.
+            checkpoint.save(checkpoint_dir, carry, {
+                "train_seconds": train_seconds, "eval_seconds": eval_seconds, "done": done,
+                "curves": [[{k: v for k, v in r.items() if k != "_metrics"} for r in c] for c in curves],
+                "finished": finished, "status": status, "finals": [None if f is None else 1 for f in finals],
+                "preemptions": preemptions}, fp)
+        if cfg.max_seconds is not None and train_seconds / S > cfg.max_seconds and done < cfg.steps:
+            status = ["timeout" if st == "ok" else st for st in status]
             break
-        if cfg.max_seconds is not None and train_seconds > cfg.max_seconds and done < cfg.steps:
-            status = "timeout"
-            break
-    final = curves[-1]
-    return Outcome(
-        status=status,
-        error="" if status == "ok" else (
-            f"non-finite loss at step {int(carry.diverged_at)}" if status == "diverged"
-            else f"train-time budget of {cfg.max_seconds} s exhausted after {done} steps"),
-        steps_done=int(carry.step),
-        grad_evals=int(carry.grad_evals),
-        fun_evals=int(carry.fun_evals),
-        train_seconds=train_seconds,
-        eval_seconds=eval_seconds,
-        compile_seconds=compile_seconds,
-        curves=[{k: v for k, v in r.items() if k != "_metrics"} for r in curves],
-        final=final,
-        n_params=s.n_params,
-        n_net_params=s.n_net_params,
-        problem=s.problem,
-        setup=s,
-        carry=carry,
-    )
+
+    outcomes = []
+    for i, c in enumerate(cfgs):
+        fin = finals[i]
+        if fin is None:  # not even the initial evaluation was finite
+            fin = per_seed(_to_host(carry), i)
+            curves[i].append(record(fin, per_seed(_to_host(eval_c(carry, s.ref_data)), i)))
+        err = {"ok": "", "diverged": f"non-finite loss at step {int(fin.diverged_at) if int(fin.diverged_at) >= 0 else int(fin.step)}",
+               "timeout": f"train-time budget of {c.max_seconds} s exhausted after {int(fin.step)} steps"}[status[i]]
+        outcomes.append(Outcome(
+            status=status[i], error=err, steps_done=int(fin.step), grad_evals=int(fin.grad_evals),
+            fun_evals=int(fin.fun_evals), train_seconds=train_seconds / S, eval_seconds=eval_seconds / S,
+            compile_seconds=compile_seconds / S,
+            curves=[{k: v for k, v in r.items() if k != "_metrics"} for r in curves[i]], final=curves[i][-1],
+            n_params=s.n_params, n_net_params=s.n_net_params, problem=s.problem, setup=setups[i],
+            carry=jax.tree_util.tree_map(jnp.asarray, fin), seeds_batched=S, setup_seconds=setup_seconds / S,
+            preemptions=preemptions))
+    return outcomes
 
 
 def _fmt(cfg: RunConfig, row: dict) -> str:

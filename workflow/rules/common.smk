@@ -53,27 +53,41 @@ def jobs():
 JOBS = jobs()
 
 
-def run_args(wildcards):
-    """The `pinnarena run` options of one job: steps, suite, study and every --set override."""
-    s = _study(wildcards.study)
-    sets = dict(s["set"])
-    for k, v in s.get("optimizer_set", {}).get(wildcards.optimizer, {}).items():
-        sets[f"opt.{k}"] = v
-    for k, v in s.get("remedy_set", {}).get(wildcards.remedy, {}).items():
-        sets[f"remedy.{k}"] = v
-    args = [f"--steps {int(s['steps'])}", f"--suite {SUITE}", f"--study {wildcards.study}"]
-    args += [f"--set {k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(sets.items())]
-    return " ".join(args)
+def run_args(study):
+    """`pinnarena run` options for a study's jobs: steps, suite, study, vmap and --set overrides."""
+
+    def args(wildcards):
+        s = _study(study)
+        sets = dict(s["set"])
+        for k, v in s.get("optimizer_set", {}).get(wildcards.optimizer, {}).items():
+            sets[f"opt.{k}"] = v
+        for k, v in s.get("remedy_set", {}).get(wildcards.remedy, {}).items():
+            sets[f"remedy.{k}"] = v
+        out = [f"--steps {int(s['steps'])}", f"--suite {SUITE}", f"--study {study}"]
+        out.append("--vmap-seeds" if s.get("vmap_seeds", True) else "--no-vmap-seeds")
+        out += [f"--set {k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(sets.items())]
+        return " ".join(out)
+
+    return args
 
 
-def reference_input(wildcards):
-    """The reference file a run needs (solver references only; analytic ones need none)."""
-    from pinnarena import problems
+def reference_input(study):
+    """The reference file a study's run needs (solver references only; analytic ones need none)."""
 
-    if problems.get(wildcards.problem).reference_kind in ("analytic", "manufactured"):
-        return []
-    tier = _study(wildcards.study)["set"].get("reference_tier", "standard")
-    return [f"{RESULTS}/references/{wildcards.problem}--{tier}.npz"]
+    def files(wildcards):
+        from pinnarena import problems
+
+        if problems.get(wildcards.problem).reference_kind in ("analytic", "manufactured"):
+            return []
+        tier = _study(study)["set"].get("reference_tier", "standard")
+        return [f"{RESULTS}/references/{wildcards.problem}--{tier}.npz"]
+
+    return files
+
+
+def checkpoint_dir(study):
+    """Where a cell's checkpoint lives: outside its outputs, so a restarted job can resume."""
+    return lambda wildcards: f"{RESULTS}/checkpoints/{study}/{wildcards.problem}/{wildcards.optimizer}/{wildcards.remedy}"
 
 
 def all_runs(name):
