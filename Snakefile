@@ -5,7 +5,12 @@ from snakemake.utils import min_version
 min_version("8.0")
 
 
-configfile: "config/smoke.yaml"
+# The default suite is loaded only when no --configfile is given: Snakemake deep-merges config
+# files, and a suite's studies must not be mixed with the smoke suite's.
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/smoke.yaml"
+
 
 
 include: "workflow/rules/common.smk"

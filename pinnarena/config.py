@@ -4,7 +4,8 @@ A run is fully described by a :class:`RunConfig`. Overrides use dotted keys:
 
 * top-level fields: ``steps``, ``eval_every``, ``resample_every``, ``max_seconds``,
   ``points_scale`` (multiplies every term's default number of points), ``reference_tier``,
-  ``checkpoint_every`` (evaluations between checkpoints),
+  ``checkpoint_every`` (evaluations between checkpoints), ``stationary`` and
+  ``stationary_dense_max`` (stationary-point classification of the final state),
   ``precision`` (float32|float64), ``matmul_precision`` (default|high|highest), ``lr``;
 * ``model.<field>`` (see :class:`pinnarena.models.ModelConfig`);
 * ``batch.<term>``: number of points of a loss term;
@@ -62,6 +63,8 @@ class RunConfig:
     points_scale: float = 1.0  # scales every loss term's default point count (batch.<term> wins)
     reference_tier: str = "standard"  # resolution tier of solver references (smoke|standard|paper)
     checkpoint_every: int = 10  # evaluations between checkpoints (when a checkpoint dir is given)
+    stationary: bool = True  # classify the final point (gradient norm, Hessian extremes, label)
+    stationary_dense_max: int = 3000  # dense Hessian up to this many parameters, Lanczos above
     suite: str = "adhoc"
     study: str = "adhoc"
     model: ModelConfig = field(default_factory=ModelConfig)

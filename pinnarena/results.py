@@ -48,6 +48,12 @@ SUMMARY_SCHEMA = pa.schema([
     ("unknowns", pa.map_(pa.string(), pa.float64())),
     ("unknowns_error", pa.map_(pa.string(), pa.float64())),
     ("unknowns_metrics", pa.map_(pa.string(), pa.float64())),
+    ("stationary_label", pa.string()),  # minimum | saddle | not-stationary (pinnarena.stationary)
+    ("stationary_method", pa.string()),  # dense | lanczos
+    ("stationary_grad_norm", pa.float64()),
+    ("hess_min_eig", pa.float64()),
+    ("hess_max_eig", pa.float64()),
+    ("hess_neg_count", pa.int64()),  # -1 when estimated by Lanczos
     ("status", pa.string()),
     ("error", pa.string()),
     ("n_params", pa.int64()),

@@ -86,9 +86,29 @@ def _finished_row(cfg: RunConfig, res) -> dict:
         n_params=res.n_params,
         n_net_params=res.n_net_params,
     )
+    if cfg.stationary:
+        row.update(_stationary(cfg, res))
     if res.problem.unknowns_metrics:
         row["unknowns_metrics"] = {k: float(v) for k, v in res.problem.unknowns_metrics(_to_host(pde)).items()}
     return row
+
+
+def _stationary(cfg: RunConfig, res) -> dict:
+    """Classify the final state under the plain PINN objective Σ_k L_k (pinnarena.stationary).
+
+    The objective is the unweighted sum of the loss terms on the final collocation batch (for
+    weighting remedies the optimizer saw Σ w_k L_k; the label refers to the PINN loss itself).
+    """
+    import jax.numpy as jnp
+
+    from pinnarena.stationary import classify
+
+    c = res.carry
+    f = lambda p: jnp.sum(res.setup.loss_vector(p, c.buffers, c.batch))
+    st = classify(f, c.params, dense_max_params=cfg.stationary_dense_max, seed=cfg.seed)
+    return {"stationary_label": st["label"], "stationary_method": st["method"],
+            "stationary_grad_norm": st["grad_norm"], "hess_min_eig": st["hess_min_eig"],
+            "hess_max_eig": st["hess_max_eig"], "hess_neg_count": st["hess_neg_count"]}
 
 
 def run_seeds(cfgs: list[RunConfig], outs: list[str | Path], log=None, checkpoint_dir=None) -> list[dict]:
