@@ -1,10 +1,27 @@
-"""Aggregation: every run's summary → ``leaderboard.parquet``, one row per study × problem × method.
+"""Aggregation: run summaries (+ curves) → ``leaderboard.parquet``, one row per study × problem × method.
 
-Per group (``study, problem, optimizer, remedy``) over seeds: number of runs, counts by status
-and the failure rate (share of runs whose status is not ``ok``), median and interquartile range
-of the final relative L2 error (over runs with a finite error), the best relative L2, median
-train seconds, median gradient evaluations and the parameter count. A group whose runs all
-failed still has its row, with NaN errors and failure rate 1.
+A *method* is an optimizer together with a remedy (``method = "optimizer + remedy"``). Per group
+(``study, problem, optimizer, remedy``) over its seeds the leaderboard holds:
+
+- ``n_runs, seeds``, counts by status ``n_ok, n_diverged, n_timeout, n_error`` and the
+  ``failure_rate`` (share of runs whose status is not ``ok``);
+- the final relative L2 error over the runs with a finite error and status other than ``error``:
+  ``rel_l2_median``, ``rel_l2_q25``, ``rel_l2_q75``, ``rel_l2_iqr`` and a percentile-bootstrap
+  95 % interval of the median, ``rel_l2_ci_low`` / ``rel_l2_ci_high`` (seeded, so the same
+  inputs always give the same interval); ``rel_l2_best`` (best error seen by any seed);
+- ``train_seconds_median``, ``grad_evals_median``, ``n_params`` and ``params_differ`` (the
+  parameter count differs from the baseline ``adam + none`` on the same study and problem, or on
+  the same problem in another study when the study has no baseline);
+- per-problem ``target`` (relative L2, see :mod:`pinnarena.scoring`) with its ``target_provenance``,
+  and time-to-target from ``curves.parquet``: the first evaluation after step 0 (the untrained
+  network does not count) with ``rel_l2 ≤ target``, in
+  train seconds and in gradient evaluations, per seed; the group holds the median over seeds
+  (``ttt_seconds``, ``ttt_grad_evals``; a missed seed counts as ``inf``, so the median is ``inf``
+  once half the seeds miss) and ``target_hit_rate``;
+- stationary-point and regime fields when the summaries carry them (``stationary_label``,
+  ``hess_*``, ``regime`` …): numbers as the median over seeds, labels as the most common one.
+
+A group whose runs all failed still has its row, with NaN errors and failure rate 1.
 """
 from __future__ import annotations
 
@@ -14,24 +31,136 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pinnarena.results import STATUSES, read_summaries, write_parquet_atomic
+from pinnarena.results import STATUSES, SUMMARY_SCHEMA, read_curves, read_summaries, write_parquet_atomic
 
 GROUP = ["study", "problem", "optimizer", "remedy"]
+BASELINE = ("adam", "none")
+N_BOOT = 2000
+BOOT_SEED = 20261
+# Summary fields the leaderboard carries over when present (per seed → median or most common label).
+EXTRA_PREFIXES = ("stationary", "hess", "regime", "saddle", "newton_")
+_SKIP = {"run_id", "config", "rel_l2_by_output", "unknowns", "unknowns_error", "unknowns_metrics", "error",
+         "device", "jax_version", "pinnarena_version", "git_commit", "precision"}
 
 
-def _q(s: pd.Series, q: float) -> float:
-    s = s[np.isfinite(s)]
-    return float(np.quantile(s, q)) if len(s) else float("nan")
+def method_name(optimizer: str, remedy: str) -> str:
+    return f"{optimizer} + {remedy}"
 
 
-def leaderboard(summaries: pd.DataFrame) -> pd.DataFrame:
+def _finite(x) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    return x[np.isfinite(x)]
+
+
+def _q(x, q: float) -> float:
+    x = _finite(x)
+    return float(np.quantile(x, q)) if len(x) else float("nan")
+
+
+def bootstrap_median_ci(x, *, n_boot: int = N_BOOT, seed: int = BOOT_SEED, level: float = 0.95) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the median of the finite values of ``x`` (deterministic)."""
+    x = np.sort(_finite(x))
+    if len(x) == 0:
+        return float("nan"), float("nan")
+    if len(x) == 1:
+        return float(x[0]), float(x[0])
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    med = np.median(x[idx], axis=1)
+    a = (1.0 - level) / 2.0
+    return float(np.quantile(med, a)), float(np.quantile(med, 1.0 - a))
+
+
+def extra_columns(summaries: pd.DataFrame) -> list[str]:
+    """Stationary-point / regime / other non-core summary fields to carry into the leaderboard."""
+    out = []
+    for c in summaries.columns:
+        if c in _SKIP or c in GROUP:
+            continue
+        if c.startswith(EXTRA_PREFIXES) or c not in SUMMARY_SCHEMA.names:
+            out.append(c)
+    return out
+
+
+def _label_mode(s: pd.Series) -> str | None:
+    s = s.dropna().astype(str)
+    s = s[s != ""]
+    if s.empty:
+        return None
+    counts = s.value_counts()
+    top = counts.index[0]
+    return top if counts.iloc[0] == len(s) else f"{top} ({counts.iloc[0]}/{len(s)})"
+
+
+# ------------------------------------------------------------------------------------ targets
+def derived_targets(summaries: pd.DataFrame) -> dict[str, dict]:
+    """Fallback targets: the median final error of the baseline (adam + none, status ok) per problem.
+
+    Depends on the baseline's runs only, so adding another method never moves a target.
+    """
+    out: dict[str, dict] = {}
     if summaries.empty:
-        return pd.DataFrame(columns=GROUP + ["n_runs", "failure_rate", "rel_l2_median"])
+        return out
+    base = summaries[(summaries["optimizer"] == BASELINE[0]) & (summaries["remedy"] == BASELINE[1])
+                     & (summaries["status"] == "ok")]
+    for prob, g in base.groupby("problem"):
+        med = _q(g["rel_l2"], 0.5)
+        if np.isfinite(med):
+            out[str(prob)] = {"rel_l2": med, "provenance": f"derived: median final error of adam + none over "
+                                                          f"{len(g)} run(s) in these results"}
+    return out
+
+
+def resolve_targets(summaries: pd.DataFrame, targets: dict[str, dict] | None) -> dict[str, dict]:
+    """Targets from the file where given, else derived from the baseline; problems with neither are absent."""
+    out = derived_targets(summaries)
+    out.update(targets or {})
+    return out
+
+
+def time_to_target(curves: pd.DataFrame, summaries: pd.DataFrame, targets: dict[str, dict]) -> pd.DataFrame:
+    """Per run: ``run_id, ttt_seconds, ttt_grad_evals`` (first evaluation after step 0 with
+    rel_l2 ≤ target; miss = inf)."""
+    runs = summaries[["run_id", "problem"]].drop_duplicates("run_id").copy()
+    runs["target"] = runs["problem"].map(lambda p: float(targets[p]["rel_l2"]) if p in targets else np.nan)
+    runs["ttt_seconds"] = np.inf
+    runs["ttt_grad_evals"] = np.inf
+    if curves is None or curves.empty or "rel_l2" not in curves:
+        return runs[["run_id", "ttt_seconds", "ttt_grad_evals"]]
+    c = curves.merge(runs[["run_id", "target"]], on="run_id")
+    c = c[(c["step"] > 0) & np.isfinite(c["rel_l2"].astype(float)) & (c["rel_l2"].astype(float) <= c["target"])]
+    if not c.empty:
+        first = c.sort_values(["run_id", "step"]).groupby("run_id", sort=False).head(1).set_index("run_id")
+        ge = first["grad_evals"] if "grad_evals" in first else first["step"]
+        runs = runs.set_index("run_id")
+        runs.loc[first.index, "ttt_seconds"] = first["train_seconds"].astype(float)
+        runs.loc[first.index, "ttt_grad_evals"] = ge.astype(float)
+        runs = runs.reset_index()
+    return runs[["run_id", "ttt_seconds", "ttt_grad_evals"]]
+
+
+# -------------------------------------------------------------------------------- leaderboard
+def leaderboard(summaries: pd.DataFrame, curves: pd.DataFrame | None = None,
+                targets: dict[str, dict] | None = None) -> pd.DataFrame:
+    """The leaderboard table (see the module docstring); ``targets`` maps problem → {rel_l2, provenance}."""
+    if summaries.empty:
+        return pd.DataFrame(columns=GROUP + ["method", "n_runs", "failure_rate", "rel_l2_median"])
+    summaries = summaries.copy()
+    if "study" not in summaries or summaries["study"].isna().all():
+        summaries["study"] = summaries.get("suite", "default")
+    summaries["study"] = summaries["study"].fillna("default")
+    tgt = resolve_targets(summaries, targets)
+    ttt = time_to_target(curves if curves is not None else pd.DataFrame(), summaries, tgt)
+    summaries = summaries.merge(ttt, on="run_id", how="left")
+    extras = extra_columns(summaries.drop(columns=["ttt_seconds", "ttt_grad_evals"]))
     rows = []
     for key, g in summaries.groupby(GROUP, sort=True, dropna=False):
         err = g["rel_l2"].astype(float).where(g["status"] != "error")
+        lo, hi = bootstrap_median_ci(err)
         row = dict(zip(GROUP, key))
+        t = tgt.get(row["problem"])
         row.update(
+            method=method_name(row["optimizer"], row["remedy"]),
             family=g["family"].iloc[0],
             kind=g["kind"].iloc[0],
             suite=g["suite"].iloc[0],
@@ -41,20 +170,83 @@ def leaderboard(summaries: pd.DataFrame) -> pd.DataFrame:
             rel_l2_median=_q(err, 0.5),
             rel_l2_q25=_q(err, 0.25),
             rel_l2_q75=_q(err, 0.75),
-            rel_l2_best=float(np.nanmin(g["rel_l2_best"].astype(float))) if g["rel_l2_best"].notna().any() else float("nan"),
+            rel_l2_ci_low=lo,
+            rel_l2_ci_high=hi,
+            rel_l2_best=float(np.min(_finite(g["rel_l2_best"]))) if len(_finite(g["rel_l2_best"])) else float("nan"),
             train_seconds_median=float(g["train_seconds"].astype(float).median()),
             grad_evals_median=float(g["grad_evals"].astype(float).median()),
             n_params=int(g["n_params"].max()) if g["n_params"].notna().any() else -1,
+            target=float(t["rel_l2"]) if t else float("nan"),
+            target_provenance=str(t.get("provenance", "")) if t else "no target",
+            ttt_seconds=float(np.median(g["ttt_seconds"].astype(float))),
+            ttt_grad_evals=float(np.median(g["ttt_grad_evals"].astype(float))),
+            target_hit_rate=float(np.isfinite(g["ttt_seconds"].astype(float)).mean()),
         )
+        row["rel_l2_iqr"] = row["rel_l2_q75"] - row["rel_l2_q25"]
         for s in STATUSES:
             row[f"n_{s}"] = int((g["status"] == s).sum())
+        for c in extras:
+            col = g[c]
+            if pd.api.types.is_bool_dtype(col):
+                row[c] = float(col.astype(float).mean())
+            elif pd.api.types.is_numeric_dtype(col):
+                row[c] = float(col.astype(float).median()) if col.notna().any() else float("nan")
+            else:
+                row[c] = _label_mode(col)
         rows.append(row)
-    return pd.DataFrame(rows)
+    board = pd.DataFrame(rows)
+    board["params_differ"] = _params_differ(board)
+    return board
 
 
-def write_leaderboard(results: str | os.PathLike, out: str | os.PathLike | None = None) -> pd.DataFrame:
+def _params_differ(board: pd.DataFrame) -> pd.Series:
+    base = board[(board["optimizer"] == BASELINE[0]) & (board["remedy"] == BASELINE[1])]
+    by_study = {(r.study, r.problem): r.n_params for r in base.itertuples()}
+    by_problem = {r.problem: r.n_params for r in base.itertuples()}
+    out = []
+    for r in board.itertuples():
+        ref = by_study.get((r.study, r.problem), by_problem.get(r.problem))
+        out.append(bool(ref is not None and ref >= 0 and r.n_params >= 0 and r.n_params != ref))
+    return pd.Series(out, index=board.index, dtype=bool)
+
+
+# ----------------------------------------------------------------------------------- reading
+def runs_dir(results: str | os.PathLike) -> Path:
     results = Path(results)
-    runs = results / "runs" if (results / "runs").is_dir() else results
-    df = leaderboard(read_summaries(runs))
-    write_parquet_atomic(df, out or results / "leaderboard.parquet")
+    return results / "runs" if (results / "runs").is_dir() else results
+
+
+def load_results(results: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(summaries, curves) of a results folder: a published snapshot (``summaries.parquet`` +
+    ``curves.parquet``) or the per-run files below ``RESULTS/runs`` (or ``RESULTS``)."""
+    results = Path(results)
+    snap = results / "summaries.parquet"
+    if snap.exists():
+        curves = results / "curves.parquet"
+        return pd.read_parquet(snap), (pd.read_parquet(curves) if curves.exists() else pd.DataFrame())
+    d = runs_dir(results)
+    return _read_all(d, "summary.parquet", read_summaries), _read_all(d, "curves.parquet", read_curves)
+
+
+def _read_all(d: Path, name: str, fallback) -> pd.DataFrame:
+    """Every ``name`` below ``d`` as one DataFrame: Arrow tables concatenated (schemas unified:
+    older runs lacking newer columns get nulls), converted once."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted(d.rglob(name))
+    if not files:
+        return fallback(d)
+    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive").to_pandas()
+
+
+def write_leaderboard(results: str | os.PathLike, out: str | os.PathLike | None = None,
+                      targets: str | os.PathLike | dict | None = None) -> pd.DataFrame:
+    from pinnarena.scoring import load_targets
+
+    summaries, curves = load_results(results)
+    suite = str(summaries["suite"].dropna().iloc[0]) if not summaries.empty and summaries["suite"].notna().any() else None
+    tg = targets if isinstance(targets, dict) else (load_targets(targets, suite=suite) if targets else None)
+    df = leaderboard(summaries, curves, tg)
+    write_parquet_atomic(df, out or Path(results) / "leaderboard.parquet")
     return df

@@ -35,6 +35,19 @@ def _list(args) -> int:
     return 0
 
 
+def enable_compilation_cache() -> None:
+    """JAX's persistent compilation cache in $PINNARENA_JAX_CACHE (default results/.jax-cache; 'off')."""
+    import os
+
+    where = os.environ.get("PINNARENA_JAX_CACHE", "results/.jax-cache")
+    if where.lower() in ("off", "none", ""):
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", os.path.abspath(where))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def _run(args) -> int:
     from pinnarena.config import parse_sets, resolve
 
@@ -48,16 +61,22 @@ def _run(args) -> int:
     except (ValueError, KeyError) as e:
         print(f"pinnarena run: error: {e}", file=sys.stderr)
         return 2
-    from pinnarena.runner import run
+    from pinnarena.runner import run_seeds
 
+    enable_compilation_cache()
     log = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    outs = [args.out] if len(cfgs) == 1 and not args.seed_dirs else [f"{args.out}/seed{c.seed}" for c in cfgs]
+    batches = [list(zip(cfgs, outs))] if args.vmap_seeds else [[pair] for pair in zip(cfgs, outs)]
     worst = 0
-    for cfg in cfgs:
-        out = args.out if len(cfgs) == 1 else f"{args.out}/seed{cfg.seed}"
-        row = run(cfg, out, log=log)
-        print(json.dumps({k: row.get(k) for k in ("run_id", "problem", "optimizer", "remedy", "seed", "status", "rel_l2", "train_seconds", "error")}))
-        if args.strict and row["status"] != "ok":
-            worst = 1
+    for batch in batches:
+        ckpt = None
+        if args.checkpoint:
+            ckpt = args.checkpoint if len(batches) == 1 else f"{args.checkpoint}/seed{batch[0][0].seed}"
+        rows = run_seeds([c for c, _ in batch], [o for _, o in batch], log=log, checkpoint_dir=ckpt)
+        for row in rows:
+            print(json.dumps({k: row.get(k) for k in ("run_id", "problem", "optimizer", "remedy", "seed", "status", "rel_l2", "train_seconds", "error")}))
+            if args.strict and row["status"] != "ok":
+                worst = 1
     return worst
 
 
@@ -81,7 +100,7 @@ def _reference(args) -> int:
 def _aggregate(args) -> int:
     from pinnarena.aggregate import write_leaderboard
 
-    df = write_leaderboard(args.results, args.out)
+    df = write_leaderboard(args.results, args.out, targets=args.targets)
     print(f"wrote {args.out or args.results + '/leaderboard.parquet'} ({len(df)} rows)")
     return 0
 
@@ -89,7 +108,16 @@ def _aggregate(args) -> int:
 def _report(args) -> int:
     from pinnarena.report import write_report
 
-    paths = write_report(args.results, args.out)
+    paths = write_report(args.results, args.out, targets=args.targets)
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+def _publish(args) -> int:
+    from pinnarena.report import publish
+
+    paths = publish(args.results, args.out, args.report, targets=args.targets)
     for p in paths:
         print(f"wrote {p}")
     return 0
@@ -109,6 +137,11 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--optimizer", default="adam")
     pr.add_argument("--remedy", default="none")
     pr.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds (several: DIR/seed<S>/)")
+    pr.add_argument("--vmap-seeds", action=argparse.BooleanOptionalAction, default=True,
+                    help="train several seeds in one vmapped program (default) or one after another")
+    pr.add_argument("--seed-dirs", action="store_true", help="write DIR/seed<S>/ even for a single seed")
+    pr.add_argument("--checkpoint", default=None, metavar="DIR",
+                    help="resume from / periodically save a checkpoint in DIR (removed when done)")
     pr.add_argument("--steps", type=int, default=None)
     pr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting (repeatable)")
     pr.add_argument("--suite", default=None)
@@ -124,15 +157,24 @@ def parser() -> argparse.ArgumentParser:
     pf.add_argument("--out", default=None, help="file (default: results/references/<problem>--<tier>.npz)")
     pf.set_defaults(func=_reference)
 
-    pa = sub.add_parser("aggregate", help="results/runs/**/summary.parquet → leaderboard.parquet")
+    pa = sub.add_parser("aggregate", help="results/runs/**/summary.parquet + curves → leaderboard.parquet")
     pa.add_argument("results")
     pa.add_argument("--out", default=None)
+    pa.add_argument("--targets", default=None, help="YAML of per-problem targets (e.g. config/targets.yaml)")
     pa.set_defaults(func=_aggregate)
 
-    pp = sub.add_parser("report", help="render leaderboard.md and figures from the Parquet results")
+    pp = sub.add_parser("report", help="render leaderboard.md, index.html and figures from the Parquet results")
     pp.add_argument("results")
     pp.add_argument("--out", required=True)
+    pp.add_argument("--targets", default=None, help="YAML of per-problem targets (re-aggregates with them)")
     pp.set_defaults(func=_report)
+
+    pu = sub.add_parser("publish", help="snapshot summaries/curves/leaderboard Parquet and re-render the report from it")
+    pu.add_argument("results")
+    pu.add_argument("--out", default="results/published", help="snapshot folder (default: results/published)")
+    pu.add_argument("--report", default="report", help="report folder to re-render (default: report)")
+    pu.add_argument("--targets", default=None, help="YAML of per-problem targets (default: RESULTS/leaderboard.parquet's)")
+    pu.set_defaults(func=_publish)
     return p
 
 

@@ -157,7 +157,7 @@ def resolve(problem: str, optimizer: str = "adam", remedy: str = "none", seed: i
 
     prob = problems.get(problem)  # raises with close matches
     optimizers.REGISTRY.factory(optimizer)
-    remedies.REGISTRY.factory(remedy)
+    remedies.parts(remedy)  # validates every part of a composed name
 
     sections: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
     flat: dict[str, Any] = dict(top)

@@ -9,9 +9,14 @@ r"""Gradient-conflict diagnostics on a K × n matrix G of flattened per-loss gra
 * ``norm_ratio`` = max_i ‖g_i‖ / min_i ‖g_i‖ (magnitude imbalance).
 * ``pairwise_cosines``: the K × K matrix of cosines.
 * ``gram_eigenvalues``: eigenvalues of G Gᵀ in ascending order.
+
+Shared helpers for the remedies (``pinnarena.remedies``): ``unit_rows`` (rows scaled to unit
+norm, zero rows left at zero) and ``gram`` (G Gᵀ at full matmul precision, so that the K × K
+solves of the surgery remedies do not see TF32/bfloat16 round-off on accelerators).
 """
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 
@@ -19,6 +24,18 @@ def _unit_rows(G):
     norms = jnp.linalg.norm(G, axis=1, keepdims=True)
     safe = jnp.where(norms > 0, norms, 1.0)
     return G / safe, norms[:, 0]
+
+
+def unit_rows(G):
+    """(U, norms): the rows of G divided by their norms (zero rows stay zero) and the norms."""
+    return _unit_rows(jnp.asarray(G))
+
+
+def gram(A, B=None):
+    """A Bᵀ (default B = A) at the highest matmul precision: the K × K Gram matrix of the rows."""
+    A = jnp.asarray(A)
+    B = A if B is None else jnp.asarray(B)
+    return jnp.matmul(A, B.T, precision=jax.lax.Precision.HIGHEST)
 
 
 def alignment_score(G) -> jnp.ndarray:

@@ -65,7 +65,15 @@ class Model(NamedTuple):
     apply: Callable[[Any, Any, jax.Array], jax.Array]
 
 
-def make_model(cfg: ModelConfig, domain, output_dim: int) -> Model:
+def make_model(cfg: ModelConfig, domain, output_dim: int, adapters: dict | None = None,
+               num_losses: int = 0) -> Model:
+    """The network; with ``adapters`` ({rank, placement}), one LoRA adapter per loss.
+
+    Without adapters ``params`` is the list of dense layers and ``apply(params, buffers, x)``.
+    With adapters ``params = {"trunk": layers, "adapters": [per loss: [per adapted layer:
+    {"a", "b"}]]}`` and ``apply(params, buffers, x, k)`` evaluates the trunk with loss k's
+    adapter (k = None: trunk alone); see pinnarena/remedies/adapters.py.
+    """
     cfg.validate()
     lo = jnp.asarray(domain[0], dtype=float)
     hi = jnp.asarray(domain[1], dtype=float)
@@ -97,16 +105,43 @@ def make_model(cfg: ModelConfig, domain, output_dim: int) -> Model:
         w = layer["v"] * jnp.exp(layer["s"]) if "s" in layer else layer["w"]
         return h @ w + layer["b"]
 
-    def apply(params, buffers, x):
+    def trunk(layers, buffers, x, lora=None):
         h = 2.0 * (x - lo) / (hi - lo) - 1.0
         if n_ff:
             z = h @ buffers["B"]
             h = jnp.concatenate([jnp.cos(z), jnp.sin(z)], axis=-1)
-        for layer in params[:-1]:
-            h = act(dense(layer, h))
-        return dense(params[-1], h)
+        for i, layer in enumerate(layers[:-1]):
+            z = dense(layer, h)
+            if lora is not None and i in lora:
+                z = z + (h @ lora[i]["a"]) @ lora[i]["b"]  # α/r = 1 with α = r
+            h = act(z)
+        return dense(layers[-1], h)
 
-    return Model(init, apply)
+    if not adapters:
+        return Model(init, lambda params, buffers, x: trunk(params, buffers, x))
+
+    rank = adapters["rank"]
+    hidden = list(range(cfg.depth))
+    where = {"all": hidden, "last": hidden[-1:], "first": hidden[:1]}[adapters["placement"]]
+
+    def init_with_adapters(key):
+        layers, buffers = init(key)  # the same trunk as the run without adapters
+        k_ad = jax.random.fold_in(key, 0x5AD)
+        ads = []
+        for k in range(num_losses):
+            per = []
+            for j, i in enumerate(where):
+                fan_in = sizes[i]
+                a = jax.random.normal(jax.random.fold_in(k_ad, k * 1000 + j), (fan_in, rank)) / math.sqrt(fan_in)
+                per.append({"a": a, "b": jnp.zeros((rank, sizes[i + 1]))})
+            ads.append(per)
+        return {"trunk": layers, "adapters": ads}, buffers
+
+    def apply_with_adapters(params, buffers, x, k=None):
+        lora = None if k is None else dict(zip(where, params["adapters"][k]))
+        return trunk(params["trunk"], buffers, x, lora)
+
+    return Model(init_with_adapters, apply_with_adapters)
 
 
 def count_params(tree) -> int:

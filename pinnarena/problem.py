@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 KINDS = ("forward", "inverse", "multiphysics", "highdim", "turbulent")
+ROLES = ("residual", "boundary", "initial", "data")
 
 Sampler = Callable[[jax.Array, int], dict]
 Residual = Callable[[Callable, Mapping[str, jax.Array], Mapping[str, jax.Array]], jax.Array]
@@ -43,7 +44,10 @@ class Term:
     """One loss term: where it is sampled and what must vanish there.
 
     ``n`` is the default number of points; ``resample`` says whether the training loop may draw
-    fresh points during training (data terms keep theirs).
+    fresh points during training (data terms keep theirs). ``role`` is one of ``residual``
+    (a PDE residual in the interior), ``boundary``, ``initial`` or ``data``; when omitted it is
+    inferred from the name (names containing bound/periodic/wall → boundary, init → initial,
+    data/obs → data, anything else → residual). Causal weighting and adapter evaluation use it.
     """
 
     name: str
@@ -51,6 +55,17 @@ class Term:
     residual: Residual
     n: int = 1024
     resample: bool = True
+    role: str | None = None
+
+    def __post_init__(self):
+        if self.role is None:
+            n = self.name.lower()
+            role = ("boundary" if any(s in n for s in ("bound", "bc", "periodic", "wall")) else
+                    "initial" if ("init" in n or n == "ic") else
+                    "data" if ("data" in n or "obs" in n) else "residual")
+            object.__setattr__(self, "role", role)
+        if self.role not in ROLES:
+            raise ValueError(f"term {self.name!r}: role {self.role!r} is not one of {ROLES}")
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,7 @@ class Problem:
             "kind": self.kind,
             "n_losses": self.n_losses,
             "loss_names": list(self.loss_names),
+            "loss_roles": [t.role for t in self.terms],
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
             "input_names": list(self.input_names),

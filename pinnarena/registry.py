@@ -78,7 +78,8 @@ def unknown_name_message(kind: str, name: str, accepted) -> str:
     msg = f"unknown {kind} {name!r}."
     if close:
         msg += f" Did you mean: {', '.join(close)}?"
-    msg += f" Accepted {kind}s: {', '.join(accepted)}."
+    plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+    msg += f" Accepted {plural}: {', '.join(accepted)}."
     return msg
 
 

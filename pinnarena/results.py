@@ -54,6 +54,12 @@ SUMMARY_SCHEMA = pa.schema([
     ("hess_min_eig", pa.float64()),
     ("hess_max_eig", pa.float64()),
     ("hess_neg_count", pa.int64()),  # -1 when estimated by Lanczos
+    ("regime", pa.string()),  # auto: persistent-conflict | magnitude-imbalance | low-conflict
+    ("auto_choice", pa.string()),  # auto: the remedy it continued with
+    ("regime_align_median", pa.float64()),
+    ("regime_align_share_negative", pa.float64()),
+    ("regime_norm_ratio_median", pa.float64()),
+    ("regime_profile_points", pa.int64()),
     ("status", pa.string()),
     ("error", pa.string()),
     ("n_params", pa.int64()),

@@ -86,6 +86,7 @@ def _finished_row(cfg: RunConfig, res) -> dict:
         n_params=res.n_params,
         n_net_params=res.n_net_params,
     )
+    row.update(res.extra)
     if cfg.stationary:
         row.update(_stationary(cfg, res))
     if res.problem.unknowns_metrics:

@@ -103,11 +103,14 @@ def build(cfg: RunConfig) -> Setup:
     jax.config.update("jax_enable_x64", cfg.precision == "float64")
     dtype = jnp.float64 if cfg.precision == "float64" else jnp.float32
     problem = problems.get(cfg.problem)
-    model = make_model(cfg.model, problem.domain, problem.output_dim)
     optimizer = make_optimizer(cfg)
     remedy = remedies.make(cfg.remedy, **cfg.remedy_hp)
+    if remedy.auto is not None:
+        raise ValueError("remedy 'auto' is run by train_seeds (profile, then continue), not by build")
     if remedy.refresh_every != 1 and remedy.weights(remedy.init(problem.n_losses)) is None:
         raise ValueError(f"remedy {cfg.remedy!r} has no weights, so it needs refresh_every = 1")
+    model = make_model(cfg.model, problem.domain, problem.output_dim, adapters=remedy.adapters,
+                       num_losses=problem.n_losses)
 
     key = jax.random.PRNGKey(cfg.seed)
     k_init, k_data = jax.random.split(key)
@@ -123,15 +126,27 @@ def build(cfg: RunConfig) -> Setup:
     K = len(terms)
     resampled = [t for t in terms if t.resample]
 
-    def term_residuals(term):
+    roles = [t.role for t in terms]
+    if remedy.adapters:
+        ev = remedy.adapters["eval_adapter"]
+        eval_k = None if ev == "trunk" else (roles.index("residual") if ev == "residual" and "residual" in roles
+                                             else (0 if ev == "residual" else int(ev)))
+        if eval_k is not None and not 0 <= eval_k < K:
+            raise ValueError(f"adapters eval_adapter {ev!r} is not a loss index below {K}")
+        field = lambda p, bufs, k: (lambda x: model.apply(p["net"], bufs, x, k))
+    else:
+        eval_k = None
+        field = lambda p, bufs, k: (lambda x: model.apply(p["net"], bufs, x))
+
+    def term_residuals(term, k):
         def residuals(p, bufs, b):
-            u = lambda x: model.apply(p["net"], bufs, x)
+            u = field(p, bufs, k)
             r = jax.vmap(lambda row: term.residual(u, row, p["pde"]))(b[term.name])
             return jnp.reshape(r, (r.shape[0], -1))
 
         return residuals
 
-    residual_fns = [term_residuals(t) for t in terms]
+    residual_fns = [term_residuals(t, k) for k, t in enumerate(terms)]
 
     def term_loss(res_fn):
         def loss(p, bufs, b):
@@ -140,10 +155,55 @@ def build(cfg: RunConfig) -> Setup:
 
         return loss
 
-    term_losses = [term_loss(f) for f in residual_fns]
+    causal = remedy.causal if (remedy.causal and problem.time_dependent and problem.input_names[0] == "t") else None
+    if remedy.causal and causal is None:
+        raise ValueError(f"causal weighting needs a time-dependent problem with t as first input; {problem.name!r} is not")
+
+    def causal_chunks(term, res_fn):
+        """(chunk losses L_i, causal weights w_i) of a residual term (pinnarena/remedies/causal.py)."""
+        M, eps = causal["chunks"], causal["eps"]
+        t_lo, t_hi = problem.domain[0][0], problem.domain[1][0]
+
+        def chunks(p, bufs, b):
+            r = res_fn(p, bufs, b)
+            sq = jnp.sum(r * r, axis=1)
+            t = b[term.name]["x"][:, 0]
+            idx = jnp.clip(((t - t_lo) / (t_hi - t_lo) * M).astype(jnp.int32), 0, M - 1)
+            Lc = jax.ops.segment_sum(sq, idx, M) / jnp.maximum(jax.ops.segment_sum(jnp.ones_like(sq), idx, M), 1.0)
+            w = jax.lax.stop_gradient(jnp.exp(-eps * (jnp.cumsum(Lc) - Lc)))
+            return Lc, w
+
+        return chunks
+
+    causal_fns = {k: causal_chunks(t, residual_fns[k]) for k, t in enumerate(terms) if causal and t.role == "residual"}
+
+    def train_loss(k, res_fn):
+        if k in causal_fns:
+            return lambda p, bufs, b: (lambda Lw: jnp.mean(Lw[1] * Lw[0]))(causal_fns[k](p, bufs, b))
+        return term_loss(res_fn)
+
+    plain_losses = [term_loss(f) for f in residual_fns]
+    term_losses = [train_loss(k, f) for k, f in enumerate(residual_fns)]  # what the optimizer minimises
 
     def loss_vector(p, bufs, b):
         return jnp.stack([f(p, bufs, b) for f in term_losses])
+
+    def plain_loss_vector(p, bufs, b):
+        return jnp.stack([f(p, bufs, b) for f in plain_losses])
+
+    def ntk_traces(p, bufs, b):
+        """τ_k = mean over the first ntk_points points of ‖∂r_k(x)/∂θ‖² (pinnarena/remedies/ntk.py)."""
+        out = []
+        for k, term in enumerate(terms):
+            m = min(remedy.ntk_points, cfg.batch[term.name])
+            sub = jax.tree_util.tree_map(lambda a: a[:m], b[term.name])
+
+            def r_row(q, row, term=term, k=k):
+                return jnp.ravel(term.residual(field(q, bufs, k), row, q["pde"]))
+
+            sq = jax.vmap(lambda row: jnp.sum(ravel_pytree(jax.jacrev(r_row)(p, row))[0] ** 2))(sub)
+            out.append(jnp.mean(sq))
+        return jnp.stack(out)
 
     def scaled_residuals(p, bufs, b, w):
         """r with ‖r‖² = Σ_k w_k L_k: r = [√(w_k/N_k) r_k]_k, flattened (for Gauss–Newton)."""
@@ -164,7 +224,8 @@ def build(cfg: RunConfig) -> Setup:
     def combined_gradient(p, bufs, b, rem_state, step):
         def with_G(_):
             L, G = per_loss_grads(p, bufs, b)
-            g, new_state = remedy.update(G, L, rem_state)
+            extra = {"ntk_traces": ntk_traces(p, bufs, b)} if remedy.needs_ntk else {}
+            g, new_state = remedy.update(G, L, rem_state, **extra)
             w = remedy.weights(new_state)
             w = jnp.ones((K,), L.dtype) if w is None else w
             return jnp.dot(w, L), L, unravel(g.astype(flat.dtype)), new_state, w
@@ -224,12 +285,17 @@ def build(cfg: RunConfig) -> Setup:
 
     def evaluate(c: Carry, ref_xy) -> dict:
         ref_x, ref_y = ref_xy
-        pred = jax.lax.map(lambda x: model.apply(c.params["net"], c.buffers, x), ref_x, batch_size=4096)
+        pred = jax.lax.map(field(c.params, c.buffers, eval_k), ref_x, batch_size=4096)
         err = pred - ref_y
         by_out = jnp.linalg.norm(err, axis=0) / jnp.linalg.norm(ref_y, axis=0)
-        L, G = per_loss_grads(c.params, c.buffers, c.batch)
+        _, G = per_loss_grads(c.params, c.buffers, c.batch)
+        L = plain_loss_vector(c.params, c.buffers, c.batch)
         w = remedy.weights(c.rem_state)
+        cw = [causal_fns[k](c.params, c.buffers, c.batch)[1] for k in causal_fns]
         return {
+            "cosines": diagnostics.pairwise_cosines(G),
+            "gram_eigs": diagnostics.gram_eigenvalues(G),
+            "causal_weight_min": jnp.min(jnp.stack([jnp.min(x) for x in cw])) if cw else jnp.asarray(jnp.nan, L.dtype),
             "rel_l2": jnp.linalg.norm(err) / jnp.linalg.norm(ref_y),
             "rel_l2_by_output": by_out,
             "losses": L,
@@ -257,7 +323,7 @@ def build(cfg: RunConfig) -> Setup:
         data_key=k_data,
     )
     return Setup(cfg, problem, model, optimizer, remedy, loss_vector, chunk, evaluate, ref_data,
-                 init, n, count_params(net), unravel)
+                 init, n, count_params(net["trunk"] if remedy.adapters else net), unravel)
 
 
 @dataclasses.dataclass
@@ -280,6 +346,7 @@ class Outcome:
     seeds_batched: int = 1  # how many seeds shared the compiled program (vmap)
     setup_seconds: float = 0.0  # building model, data, optimizer and reference
     preemptions: int = 0  # times the run was resumed from a checkpoint
+    extra: dict = dataclasses.field(default_factory=dict)  # summary fields of special remedies (auto)
 
 
 def _to_host(tree):
@@ -319,16 +386,61 @@ def train_seeds(cfgs: list[RunConfig], log: Callable[[str], None] | None = None,
         raise ValueError("train_seeds: seeds must be distinct")
     cfg = cfgs[0]
     with jax.default_matmul_precision(None if cfg.matmul_precision == "default" else cfg.matmul_precision):
+        if remedies.parts(cfg.remedy)[1] == "auto":  # the regime may differ per seed: one at a time
+            return [_train_auto(c, log, checkpoint_dir if len(cfgs) == 1 else None) for c in cfgs]
         return _train(cfgs, log, checkpoint_dir)
 
 
-def _train(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
+def _train_auto(cfg: RunConfig, log, checkpoint_dir) -> Outcome:
+    """Diagnostic-first selection (pinnarena/remedies/auto.py): profile, classify, continue."""
+    from pinnarena.remedies.auto import choice, classify_regime
+
+    a = remedies.make(cfg.remedy, **cfg.remedy_hp).auto
+    P = min(a["profile_steps"], cfg.steps)
+    prof_cfg = dataclasses.replace(cfg, remedy="none", remedy_hp={}, steps=P, eval_every=a["profile_every"])
+    [prof] = _train([prof_cfg], log, None)
+    series = prof.curves[1:] or prof.curves
+    regime, stats = classify_regime([r["align_intra"] for r in series], [r["grad_norm_ratio"] for r in series],
+                                    a["conflict_threshold"], a["persistent_share"], a["imbalance_ratio"])
+    chosen = choice(regime, a["reweighting"])
+    extra = {"regime": regime, "auto_choice": chosen, **{f"regime_{k}": v for k, v in stats.items()}}
+    if log:
+        log(f"[{cfg.problem} auto seed {cfg.seed}] regime {regime} ({stats}) → {chosen}")
+    if P >= cfg.steps or prof.status != "ok":
+        prof.extra = extra
+        return prof
+    hp = {"rank": a["rank"]} if chosen.startswith("adapters") else {}
+    cont_cfg = dataclasses.replace(cfg, remedy=chosen, remedy_hp=hp, steps=cfg.steps - P)
+
+    def start(setup: Setup, init: Carry) -> Carry:
+        p = prof.carry.params
+        net = {"trunk": p["net"], "adapters": init.params["net"]["adapters"]} if setup.remedy.adapters else p["net"]
+        params = {"net": net, "pde": p["pde"]}
+        return prof.carry._replace(params=params, opt_state=setup.optimizer.init(params), rem_state=init.rem_state,
+                                   last_update=jnp.zeros_like(init.last_update), prev_update=jnp.zeros_like(init.prev_update))
+
+    [cont] = _train([cont_cfg], log, checkpoint_dir, start=start, skip_first_eval=True)
+    cont.curves = prof.curves + cont.curves
+    for r in cont.curves[len(prof.curves):]:
+        r["train_seconds"] += prof.train_seconds
+    cont.train_seconds += prof.train_seconds
+    cont.eval_seconds += prof.eval_seconds
+    cont.compile_seconds += prof.compile_seconds
+    cont.setup_seconds += prof.setup_seconds
+    cont.extra = extra
+    return cont
+
+
+def _train(cfgs: list[RunConfig], log, checkpoint_dir, start=None, skip_first_eval=False) -> list[Outcome]:
     from pinnarena import checkpoint
 
     t0 = time.perf_counter()
     cfg = cfgs[0]
     S = len(cfgs)
     setups = [build(c) for c in cfgs]
+    if start is not None:
+        for x in setups:
+            x.init_carry = start(x, x.init_carry)
     s = setups[0]
     setup_seconds = time.perf_counter() - t0
     if S == 1:
@@ -364,6 +476,11 @@ def _train(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
         for name, v, w in zip(loss_names, m["losses"], m["weights"]):
             row[f"loss_{name}"] = float(v)
             row[f"weight_{name}"] = float(w)
+        for a in range(len(loss_names)):
+            row[f"gram_eig_{a}"] = float(m["gram_eigs"][a])
+            for b_ in range(a + 1, len(loss_names)):
+                row[f"cos_{loss_names[a]}__{loss_names[b_]}"] = float(m["cosines"][a, b_])
+        row["causal_weight_min"] = float(m["causal_weight_min"])
         row["_metrics"] = m
         return row
 
@@ -399,7 +516,10 @@ def _train(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
         if log:
             log(f"resumed from {checkpoint_dir} at step {done} (preemption {preemptions})")
     else:
-        do_eval(carry)
+        if skip_first_eval:  # continuing another phase: its last evaluation is this state
+            finals = [per_seed(_to_host(carry), i) for i in range(S)]
+        else:
+            do_eval(carry)
         done = 0
     n_evals = 0
     while done < cfg.steps and not all(finished):

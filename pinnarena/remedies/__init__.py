@@ -16,6 +16,15 @@ Two attributes let the training loop avoid per-loss gradients on steps that do n
 
 For optimizers with a line search, the objective the line search sees is Σ_k w_k L_k with the
 current weights (all ones for non-weighting remedies) and the direction is the remedy's g.
+
+Modifiers change the training problem rather than the combination and compose with any one
+combining remedy through ``+``: ``causal`` (time-chunk weights inside the residual losses),
+``adapters`` (one low-rank adapter per loss on the shared trunk), e.g. ``adapters+grad-norm``,
+``causal+pcgrad``. ``auto`` (diagnostic-first selection) stands alone. Hyper-parameters of a
+composed name go to whichever part accepts them.
+
+Optional engine hooks a remedy may declare: ``needs_ntk = True`` — ``update`` then receives
+``ntk_traces`` (K,), the mean NTK diagonal of each loss term (see pinnarena.training).
 Add a remedy by adding a module to this folder that calls ``register``.
 """
 from __future__ import annotations
@@ -36,6 +45,10 @@ class Remedy:
 
     name = "remedy"
     refresh_every = 0
+    needs_ntk = False
+    causal: dict | None = None  # set by the `causal` modifier: {"eps", "chunks"}
+    adapters: dict | None = None  # set by the `adapters` modifier: {"rank", "placement", "eval_adapter"}
+    auto: dict | None = None  # set by `auto`: profile settings and thresholds
 
     def init(self, num_losses: int) -> Any:
         return {"weights": jnp.ones((num_losses,))}
@@ -47,13 +60,38 @@ class Remedy:
         return self.weights(state) @ G, state
 
 
+MODIFIERS = ("causal", "adapters")
+
+
 def names() -> list[str]:
     return REGISTRY.names()
 
 
-def hyperparameters(name: str) -> dict[str, Any]:
+def parts(name: str) -> tuple[list[str], str]:
+    """Split a possibly composed name into (modifiers, combining remedy); validates every part."""
+    pieces = name.split("+")
+    for p in pieces:
+        REGISTRY.factory(p)  # unknown part → error with close matches
+    mods = [p for p in pieces if p in MODIFIERS]
+    rest = [p for p in pieces if p not in MODIFIERS]
+    if len(rest) > 1 or len(set(mods)) != len(mods):
+        raise ValueError(f"remedy {name!r}: compose at most one of each modifier {MODIFIERS} with one combining remedy")
+    if "auto" in rest and len(pieces) > 1:
+        raise ValueError("remedy 'auto' chooses its own modifiers and cannot be composed")
+    return mods, (rest[0] if rest else "none")
+
+
+def _accepted(name: str) -> dict[str, Any]:
     sig = inspect.signature(REGISTRY.factory(name))
     return {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+
+
+def hyperparameters(name: str) -> dict[str, Any]:
+    mods, base = parts(name)
+    out: dict[str, Any] = {}
+    for p in [*mods, base]:
+        out.update(_accepted(p))
+    return out
 
 
 def check_hyperparameters(name: str, hparams: dict[str, Any]) -> None:
@@ -66,6 +104,10 @@ def check_hyperparameters(name: str, hparams: dict[str, Any]) -> None:
 
 def make(name: str, **hparams: Any) -> Remedy:
     check_hyperparameters(name, hparams)
-    remedy = REGISTRY.factory(name)(**hparams)
+    mods, base = parts(name)
+    remedy = REGISTRY.factory(base)(**{k: v for k, v in hparams.items() if k in _accepted(base)})
+    for m in mods:
+        mod = REGISTRY.factory(m)(**{k: v for k, v in hparams.items() if k in _accepted(m)})
+        setattr(remedy, m, getattr(mod, m))
     remedy.name = name
     return remedy

@@ -1,0 +1,123 @@
+"""Aggregation: summaries + curves → leaderboard rows (pinnarena/aggregate.py)."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pinnarena.aggregate import bootstrap_median_ci, derived_targets, leaderboard, time_to_target
+
+INF = math.inf
+
+
+def run(run_id, optimizer="adam", remedy="none", seed=0, status="ok", rel_l2=0.1, problem="p", study="s", **kw):
+    row = dict(run_id=run_id, problem=problem, family="fam", kind="forward", n_losses=2, optimizer=optimizer,
+               remedy=remedy, seed=seed, suite="unit", study=study, steps=20, steps_done=20, grad_evals=20,
+               fun_evals=20, train_seconds=2.0, rel_l2=rel_l2, rel_l2_best=rel_l2, status=status,
+               error="" if status == "ok" else f"{status}!", n_params=100, device="cpu", git_commit="abc")
+    row.update(kw)
+    return row
+
+
+def curve(run_id, errors, dt=1.0):
+    """Evaluations at steps 0, 10, 20, … with the given errors; train seconds = step · dt / 10."""
+    return pd.DataFrame({"run_id": run_id, "step": [10 * i for i in range(len(errors))],
+                         "train_seconds": [i * dt for i in range(len(errors))],
+                         "grad_evals": [10 * i for i in range(len(errors))], "rel_l2": errors})
+
+
+@pytest.fixture
+def data():
+    s = pd.DataFrame([
+        run("a0", seed=0, rel_l2=0.10), run("a1", seed=1, rel_l2=0.30), run("a2", seed=2, rel_l2=0.20),
+        run("a3", seed=3, status="diverged", rel_l2=np.nan),
+        run("n0", optimizer="newton", seed=0, status="error", rel_l2=np.nan, n_params=100),
+        run("n1", optimizer="newton", seed=1, status="timeout", rel_l2=np.nan),
+        run("p0", remedy="pcgrad-adapter", seed=0, rel_l2=0.05, n_params=140, stationary_label="saddle",
+            hess_min_eig=-2.0, regime="persistent"),
+        run("p1", remedy="pcgrad-adapter", seed=1, rel_l2=0.07, n_params=140, stationary_label="saddle",
+            hess_min_eig=-1.0, regime="persistent"),
+        run("p2", remedy="pcgrad-adapter", seed=2, rel_l2=0.06, n_params=140, stationary_label="minimum",
+            hess_min_eig=0.5, regime="persistent"),
+    ])
+    c = pd.concat([
+        curve("a0", [0.1, 0.5, 0.2, 0.1]),  # step-0 value below target must not count; hit (≤) at step 20
+        curve("a1", [1.0, 0.9, 0.4, 0.3]),  # never ≤ 0.2 → miss
+        curve("a2", [1.0, 0.5, 0.3, 0.2]),  # hit at step 30
+        curve("a3", [1.0, np.nan]),
+        curve("p0", [1.0, 0.1, 0.05]), curve("p1", [1.0, 0.2, 0.07]), curve("p2", [1.0, 0.3, 0.06]),
+    ], ignore_index=True)
+    return s, c
+
+
+def test_error_statistics_status_counts_and_failures(data):
+    s, c = data
+    b = leaderboard(s, c, {"p": {"rel_l2": 0.2, "provenance": "unit"}}).set_index("method")
+    a = b.loc["adam + none"]
+    assert (a.n_runs, a.n_ok, a.n_diverged, a.n_timeout, a.n_error) == (4, 3, 1, 0, 0)
+    assert a.failure_rate == pytest.approx(0.25)
+    assert a.rel_l2_median == pytest.approx(0.2)  # over the finite errors 0.1, 0.2, 0.3
+    assert (a.rel_l2_q25, a.rel_l2_q75) == pytest.approx((0.15, 0.25))
+    assert a.rel_l2_iqr == pytest.approx(0.1)
+    assert 0.1 <= a.rel_l2_ci_low <= a.rel_l2_median <= a.rel_l2_ci_high <= 0.3
+    assert a.rel_l2_best == pytest.approx(0.1)
+    n = b.loc["newton + none"]  # every run failed: the row exists, errors NaN, failure rate 1
+    assert n.failure_rate == 1.0 and (n.n_error, n.n_timeout) == (1, 1) and math.isnan(n.rel_l2_median)
+    assert n.ttt_seconds == INF and n.target_hit_rate == 0.0
+
+
+def test_time_to_target_first_evaluation_after_step_zero(data):
+    s, c = data
+    t = time_to_target(c, s, {"p": {"rel_l2": 0.2}}).set_index("run_id")
+    assert t.loc["a0"].tolist() == [2.0, 20.0]  # the step-0 value 0.1 does not count
+    assert t.loc["a1"].tolist() == [INF, INF]
+    assert t.loc["a2"].tolist() == [3.0, 30.0]
+    assert t.loc["a3"].tolist() == [INF, INF]
+    assert t.loc["n0"].tolist() == [INF, INF]  # no curves at all: a miss
+    b = leaderboard(s, c, {"p": {"rel_l2": 0.2, "provenance": "unit"}}).set_index("method")
+    # adam seeds: 2, inf, 3, inf → median inf (half the seeds miss)
+    assert b.loc["adam + none", "ttt_seconds"] == INF
+    assert b.loc["adam + none", "target_hit_rate"] == pytest.approx(0.5)
+    # pcgrad-adapter seeds hit at steps 10, 10 (0.2 ≤ 0.2), 20 → median 1 s, 10 grad evals
+    assert b.loc["adam + pcgrad-adapter", ["ttt_seconds", "ttt_grad_evals"]].tolist() == [1.0, 10.0]
+    assert b.loc["adam + pcgrad-adapter", "target_provenance"] == "unit"
+
+
+def test_derived_target_uses_the_baseline_only(data):
+    s, c = data
+    d = derived_targets(s)
+    assert d["p"]["rel_l2"] == pytest.approx(0.2) and d["p"]["provenance"].startswith("derived")
+    b = leaderboard(s, c)
+    assert np.allclose(b["target"], 0.2)
+    more = pd.concat([s, pd.DataFrame([run("z0", optimizer="zzz", rel_l2=1e-6)])], ignore_index=True)
+    assert derived_targets(more) == d
+
+
+def test_param_mismatch_flag_and_extra_columns(data):
+    s, c = data
+    b = leaderboard(s, c).set_index("method")
+    assert bool(b.loc["adam + pcgrad-adapter", "params_differ"]) is True
+    assert bool(b.loc["adam + none", "params_differ"]) is False
+    assert bool(b.loc["newton + none", "params_differ"]) is False
+    p = b.loc["adam + pcgrad-adapter"]
+    assert p.stationary_label == "saddle (2/3)"
+    assert p.hess_min_eig == pytest.approx(-1.0)
+    assert p.regime == "persistent"
+    assert pd.isna(b.loc["adam + none", "regime"])
+
+
+def test_bootstrap_is_deterministic_and_degenerate_cases():
+    x = [0.3, 0.1, 0.5, 0.2, 0.9, np.nan]
+    assert bootstrap_median_ci(x) == bootstrap_median_ci(list(reversed(x)))
+    lo, hi = bootstrap_median_ci(x)
+    assert 0.1 <= lo < hi <= 0.9
+    assert bootstrap_median_ci([0.4]) == (0.4, 0.4)
+    assert all(math.isnan(v) for v in bootstrap_median_ci([np.nan, np.inf]))
+
+
+def test_leaderboard_is_grouped_by_study(data):
+    s, c = data
+    s2 = pd.concat([s, pd.DataFrame([run("x0", study="other", rel_l2=0.9)])], ignore_index=True)
+    b = leaderboard(s2, c)
+    assert len(b[(b.method == "adam + none")]) == 2
+    assert b[(b.study == "other")]["rel_l2_median"].tolist() == [pytest.approx(0.9)]
