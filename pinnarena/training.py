@@ -107,22 +107,32 @@ def build(cfg: RunConfig) -> Setup:
     remedy = remedies.make(cfg.remedy, **cfg.remedy_hp)
     if remedy.auto is not None:
         raise ValueError("remedy 'auto' is run by train_seeds (profile, then continue), not by build")
-    if remedy.refresh_every != 1 and remedy.weights(remedy.init(problem.n_losses)) is None:
+    if remedy.refresh_every != 1 and remedy.weights(remedies.init_state(remedy, problem.n_losses, 1)) is None:
         raise ValueError(f"remedy {cfg.remedy!r} has no weights, so it needs refresh_every = 1")
     model = make_model(cfg.model, problem.domain, problem.output_dim, adapters=remedy.adapters,
                        num_losses=problem.n_losses)
 
-    key = jax.random.PRNGKey(cfg.seed)
-    k_init, k_data = jax.random.split(key)
-    net, buffers = model.init(k_init)
-    params = {"net": net, "pde": {k: jnp.asarray(v) for k, v in sorted(problem.unknowns.items())}}
-    params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params)
-    buffers = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), buffers)
-    batch = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a,
-                                   problem.sample(k_data, cfg.batch))
+    terms = problem.terms
+    cast = lambda tree: jax.tree_util.tree_map(
+        lambda a: jnp.asarray(a, dtype) if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating) else jnp.asarray(a), tree)
+
+    def initial_state(key):
+        """Parameters, buffers and resampled terms' points, in one compiled call (not ~60 eager ops)."""
+        k_init, k_data = jax.random.split(key)
+        net, buffers = model.init(k_init)
+        params = {"net": net, "pde": {k: jnp.asarray(v) for k, v in sorted(problem.unknowns.items())}}
+        batch = {t.name: t.sample(jax.random.fold_in(k_data, k), cfg.batch[t.name])
+                 for k, t in enumerate(terms) if t.resample}
+        return cast(params), cast(buffers), cast(batch), k_data
+
+    params, buffers, batch, k_data = jax.jit(initial_state)(jax.random.PRNGKey(cfg.seed))
+    # fixed terms (data) may draw from NumPy references, so they are sampled eagerly, with the
+    # same key that Problem.sample would use
+    batch.update(cast({t.name: t.sample(jax.random.fold_in(k_data, k), cfg.batch[t.name])
+                       for k, t in enumerate(terms) if not t.resample}))
+    batch = {t.name: batch[t.name] for t in terms}
     flat, unravel = ravel_pytree(params)
     n = flat.shape[0]
-    terms = problem.terms
     K = len(terms)
     resampled = [t for t in terms if t.resample]
 
@@ -310,8 +320,8 @@ def build(cfg: RunConfig) -> Setup:
     zero = jnp.zeros([], jnp.int32)
     init = Carry(
         params=params,
-        opt_state=optimizer.init(params),
-        rem_state=jax.tree_util.tree_map(jnp.asarray, remedy.init(K)),
+        opt_state=jax.jit(optimizer.init)(params),
+        rem_state=jax.jit(lambda: remedies.init_state(remedy, K, n))(),
         batch=batch,
         step=zero,
         grad_evals=zero,
@@ -323,7 +333,7 @@ def build(cfg: RunConfig) -> Setup:
         data_key=k_data,
     )
     return Setup(cfg, problem, model, optimizer, remedy, loss_vector, chunk, evaluate, ref_data,
-                 init, n, count_params(net["trunk"] if remedy.adapters else net), unravel)
+                 init, n, count_params(params["net"]["trunk"] if remedy.adapters else params["net"]), unravel)
 
 
 @dataclasses.dataclass

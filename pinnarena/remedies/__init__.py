@@ -63,6 +63,14 @@ class Remedy:
 MODIFIERS = ("causal", "adapters")
 
 
+def init_state(remedy: Remedy, num_losses: int, num_params: int) -> Any:
+    """``remedy.init(num_losses)``, also passing ``num_params`` (the length n of the flattened
+    gradients) to remedies whose ``init`` accepts it, e.g. ``m-config`` (K × n momenta)."""
+    if "num_params" in inspect.signature(remedy.init).parameters:
+        return remedy.init(num_losses, num_params=num_params)
+    return remedy.init(num_losses)
+
+
 def names() -> list[str]:
     return REGISTRY.names()
 
