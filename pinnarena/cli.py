@@ -48,7 +48,26 @@ def enable_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+def _named_sets(items, what: str) -> dict[str, dict]:
+    """``NAME:key=value`` items → {NAME: {key: value}} (per-optimizer / per-remedy settings)."""
+    from pinnarena.config import parse_sets
+
+    out: dict[str, dict] = {}
+    for item in items or []:
+        name, sep, kv = item.partition(":")
+        if not sep:
+            raise ValueError(f"--{what}-set expects NAME:key=value, got {item!r}")
+        out.setdefault(name, {}).update(parse_sets([kv]))
+    return out
+
+
 def _run(args) -> int:
+    """Train the cross optimizers × remedies of one problem, each cell's seeds together.
+
+    One optimizer and one remedy: results in OUT (OUT/seed<S>/ for several seeds or
+    --seed-dirs). Several: OUT/<optimizer>/<remedy>/seed<S>/. Every configuration is validated
+    before anything is compiled.
+    """
     from pinnarena.config import parse_sets, resolve
 
     try:
@@ -57,7 +76,17 @@ def _run(args) -> int:
             sets["suite"] = args.suite
         if args.study:
             sets["study"] = args.study
-        cfgs = [resolve(args.problem, args.optimizer, args.remedy, seed, steps=args.steps, sets=sets) for seed in args.seed]
+        opt_sets, rem_sets = _named_sets(args.opt_set, "opt"), _named_sets(args.remedy_set, "remedy")
+        for names, given, what in ((args.optimizer, opt_sets, "opt"), (args.remedy, rem_sets, "remedy")):
+            stray = sorted(set(given) - set(names))
+            if stray:
+                raise ValueError(f"--{what}-set names {stray} that are not being run ({names})")
+        cells = []
+        for opt in args.optimizer:
+            for rem in args.remedy:
+                cell_sets = {**sets, **{f"opt.{k}": v for k, v in opt_sets.get(opt, {}).items()},
+                             **{f"remedy.{k}": v for k, v in rem_sets.get(rem, {}).items()}}
+                cells.append([resolve(args.problem, opt, rem, seed, steps=args.steps, sets=cell_sets) for seed in args.seed])
     except (ValueError, KeyError) as e:
         print(f"pinnarena run: error: {e}", file=sys.stderr)
         return 2
@@ -65,18 +94,23 @@ def _run(args) -> int:
 
     enable_compilation_cache()
     log = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
-    outs = [args.out] if len(cfgs) == 1 and not args.seed_dirs else [f"{args.out}/seed{c.seed}" for c in cfgs]
-    batches = [list(zip(cfgs, outs))] if args.vmap_seeds else [[pair] for pair in zip(cfgs, outs)]
+    crossed = len(cells) > 1 or args.cell_dirs
     worst = 0
-    for batch in batches:
-        ckpt = None
-        if args.checkpoint:
-            ckpt = args.checkpoint if len(batches) == 1 else f"{args.checkpoint}/seed{batch[0][0].seed}"
-        rows = run_seeds([c for c, _ in batch], [o for _, o in batch], log=log, checkpoint_dir=ckpt)
-        for row in rows:
-            print(json.dumps({k: row.get(k) for k in ("run_id", "problem", "optimizer", "remedy", "seed", "status", "rel_l2", "train_seconds", "error")}))
-            if args.strict and row["status"] != "ok":
-                worst = 1
+    for cfgs in cells:
+        base = f"{args.out}/{cfgs[0].optimizer}/{cfgs[0].remedy}" if crossed else args.out
+        ckpt_base = (f"{args.checkpoint}/{cfgs[0].optimizer}/{cfgs[0].remedy}" if crossed else args.checkpoint) if args.checkpoint else None
+        per_seed_dirs = crossed or len(cfgs) > 1 or args.seed_dirs
+        outs = [f"{base}/seed{c.seed}" for c in cfgs] if per_seed_dirs else [base]
+        batches = [list(zip(cfgs, outs))] if args.vmap_seeds else [[pair] for pair in zip(cfgs, outs)]
+        for batch in batches:
+            ckpt = None
+            if ckpt_base:
+                ckpt = ckpt_base if len(batches) == 1 else f"{ckpt_base}/seed{batch[0][0].seed}"
+            rows = run_seeds([c for c, _ in batch], [o for _, o in batch], log=log, checkpoint_dir=ckpt)
+            for row in rows:
+                print(json.dumps({k: row.get(k) for k in ("run_id", "problem", "optimizer", "remedy", "seed", "status", "rel_l2", "train_seconds", "error")}))
+                if args.strict and row["status"] != "ok":
+                    worst = 1
     return worst
 
 
@@ -134,12 +168,18 @@ def parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("run", help="train one job and write summary.parquet and curves.parquet")
     pr.add_argument("--problem", required=True)
-    pr.add_argument("--optimizer", default="adam")
-    pr.add_argument("--remedy", default="none")
+    pr.add_argument("--optimizer", nargs="+", default=["adam"], help="one or more (crossed with --remedy)")
+    pr.add_argument("--remedy", nargs="+", default=["none"], help="one or more (crossed with --optimizer)")
+    pr.add_argument("--opt-set", action="append", metavar="NAME:KEY=VALUE",
+                    help="hyper-parameter of one optimizer of the cross (repeatable)")
+    pr.add_argument("--remedy-set", action="append", metavar="NAME:KEY=VALUE",
+                    help="hyper-parameter of one remedy of the cross (repeatable)")
     pr.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds (several: DIR/seed<S>/)")
     pr.add_argument("--vmap-seeds", action=argparse.BooleanOptionalAction, default=True,
                     help="train several seeds in one vmapped program (default) or one after another")
     pr.add_argument("--seed-dirs", action="store_true", help="write DIR/seed<S>/ even for a single seed")
+    pr.add_argument("--cell-dirs", action="store_true",
+                    help="write DIR/<optimizer>/<remedy>/seed<S>/ even for a single optimizer and remedy")
     pr.add_argument("--checkpoint", default=None, metavar="DIR",
                     help="resume from / periodically save a checkpoint in DIR (removed when done)")
     pr.add_argument("--steps", type=int, default=None)

@@ -1,7 +1,7 @@
 r"""Viscous Burgers' equation (Raissi et al. 2019; arXiv 2502.00604 benchmark).
 
     u_t + u u_x − ν u_xx = 0,  x ∈ [−1, 1], t ∈ [0, 1],
-    u(x, 0) = −sin(πx),  u(±1, t) = 0,  ν = 0.01/π (canonical) or a variant.
+    u(x, 0) = −sin(πx),  u(±1, t) = 0,  ν = 0.01/π (canonical) or ``burgers-nu0.001`` (ν = 0.001/π, a ten times thinner front).
 
 Inputs (t, x); K = 3 loss terms: residual, boundary, initial. The reference is the Cole–Hopf
 solution evaluated by quadrature (problems/solvers/cole_hopf.py) on a 101 × 256 (t, x) grid; its
@@ -63,3 +63,4 @@ def burgers(name: str = "burgers", nu: float = 0.01 / np.pi, grid_shape=(101, 25
 
 
 register("burgers", functools.partial(burgers, "burgers"))
+register("burgers-nu0.001", functools.partial(burgers, "burgers-nu0.001", 0.001 / np.pi))

@@ -54,4 +54,5 @@ def poisson_2d(name: str, k: int) -> Problem:
     )
 
 
-register("poisson-2d-k1", functools.partial(poisson_2d, "poisson-2d-k1", 1))
+for _k in (1, 2, 4, 8):
+    register(f"poisson-2d-k{_k}", functools.partial(poisson_2d, f"poisson-2d-k{_k}", _k))

@@ -5,7 +5,8 @@ r"""1-D wave equation with an exact solution (arXiv 2502.00604 benchmark; Wang, 
     exact u = sin(πx) cos(2πt) + 0.5 sin(4πx) cos(8πt)   (for c = 2).
 
 Inputs (t, x); K = 3 loss terms: residual, boundary, initial (value and velocity).
-The exact solution for general c is sin(πx) cos(cπt) + 0.5 sin(4πx) cos(4cπt).
+The exact solution for general c is sin(πx) cos(cπt) + 0.5 sin(4πx) cos(4cπt). Variants: ``wave-c4``
+(c = 4, twice the frequencies in time).
 """
 from __future__ import annotations
 
@@ -66,3 +67,4 @@ def wave(name: str = "wave", c: float = 2.0) -> Problem:
 
 
 register("wave", functools.partial(wave, "wave", 2.0))
+register("wave-c4", functools.partial(wave, "wave-c4", 4.0))

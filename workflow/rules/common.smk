@@ -54,18 +54,32 @@ JOBS = jobs()
 
 
 def run_args(study):
-    """`pinnarena run` options for a study's jobs: steps, suite, study, vmap and --set overrides."""
+    """`pinnarena run` options for a study's jobs: steps, suite, study, vmap and --set overrides.
+
+    With `group: problem` a job trains the study's whole optimizer × remedy cross of one
+    problem, so per-optimizer and per-remedy settings go as --opt-set / --remedy-set.
+    """
 
     def args(wildcards):
         s = _study(study)
         sets = dict(s["set"])
-        for k, v in s.get("optimizer_set", {}).get(wildcards.optimizer, {}).items():
-            sets[f"opt.{k}"] = v
-        for k, v in s.get("remedy_set", {}).get(wildcards.remedy, {}).items():
-            sets[f"remedy.{k}"] = v
         out = [f"--steps {int(s['steps'])}", f"--suite {SUITE}", f"--study {study}"]
         out.append("--vmap-seeds" if s.get("vmap_seeds", True) else "--no-vmap-seeds")
-        out += [f"--set {k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(sets.items())]
+        fmt = lambda v: json.dumps(v) if not isinstance(v, str) else v
+        if s.get("group", "cell") == "problem":
+            opts, rems = _expand_names(s, "optimizers"), _expand_names(s, "remedies")
+            out += ["--optimizer " + " ".join(opts), "--remedy " + " ".join(rems), "--cell-dirs"]
+            for o in opts:
+                out += [f"--opt-set {o}:{k}={fmt(v)}" for k, v in sorted(s.get("optimizer_set", {}).get(o, {}).items())]
+            for r in rems:
+                out += [f"--remedy-set {r}:{k}={fmt(v)}" for k, v in sorted(s.get("remedy_set", {}).get(r, {}).items())]
+        else:
+            out += [f"--optimizer {wildcards.optimizer}", f"--remedy {wildcards.remedy}"]
+            for k, v in s.get("optimizer_set", {}).get(wildcards.optimizer, {}).items():
+                sets[f"opt.{k}"] = v
+            for k, v in s.get("remedy_set", {}).get(wildcards.remedy, {}).items():
+                sets[f"remedy.{k}"] = v
+        out += [f"--set {k}={fmt(v)}" for k, v in sorted(sets.items())]
         return " ".join(out)
 
     return args
@@ -86,7 +100,9 @@ def reference_input(study):
 
 
 def checkpoint_dir(study):
-    """Where a cell's checkpoint lives: outside its outputs, so a restarted job can resume."""
+    """Where a job's checkpoints live: outside its outputs, so a restarted job can resume."""
+    if _study(study).get("group", "cell") == "problem":
+        return lambda wildcards: f"{RESULTS}/checkpoints/{study}/{wildcards.problem}"
     return lambda wildcards: f"{RESULTS}/checkpoints/{study}/{wildcards.problem}/{wildcards.optimizer}/{wildcards.remedy}"
 
 

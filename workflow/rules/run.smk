@@ -5,8 +5,20 @@
 # One rule per study (its seeds fix the outputs); all share the same shell command.
 
 for _name in config["studies"]:
-    _seeds = _study(_name).get("seeds", [0])
-    _cell = f"{RESULTS}/runs/{_name}/{{problem}}/{{optimizer}}/{{remedy}}"
+    _s = _study(_name)
+    _seeds = _s.get("seeds", [0])
+    if _s.get("group", "cell") == "problem":
+        _cells = [
+            f"{RESULTS}/runs/{_name}/{{problem}}/{o}/{r}"
+            for o in _expand_names(_s, "optimizers")
+            for r in _expand_names(_s, "remedies")
+        ]
+        _out = f"{RESULTS}/runs/{_name}/{{problem}}"
+        _log = f"{RESULTS}/logs/{_name}/{{problem}}.log"
+    else:
+        _cells = [f"{RESULTS}/runs/{_name}/{{problem}}/{{optimizer}}/{{remedy}}"]
+        _out = _cells[0]
+        _log = f"{RESULTS}/logs/{_name}/{{problem}}/{{optimizer}}/{{remedy}}.log"
 
     rule:
         name:
@@ -14,17 +26,18 @@ for _name in config["studies"]:
         input:
             reference_input(_name),
         output:
-            summaries=[f"{_cell}/seed{s}/summary.parquet" for s in _seeds],
-            curves=[f"{_cell}/seed{s}/curves.parquet" for s in _seeds],
+            summaries=[f"{c}/seed{s}/summary.parquet" for c in _cells for s in _seeds],
+            curves=[f"{c}/seed{s}/curves.parquet" for c in _cells for s in _seeds],
         log:
-            f"{RESULTS}/logs/{_name}/{{problem}}/{{optimizer}}/{{remedy}}.log",
+            _log,
         params:
             seeds=" ".join(str(s) for s in _seeds),
             args=run_args(_name),
-            out=_cell,
+            out=_out,
             references=f"{RESULTS}/references",
             cache=f"{RESULTS}/.jax-cache",
             checkpoint=checkpoint_dir(_name),
+            env=" ".join(f"{k}={v}" for k, v in sorted(config.get("env", {}).items())),
         wildcard_constraints:
             problem=r"[^/]+",
             optimizer=r"[^/]+",
@@ -37,6 +50,6 @@ for _name in config["studies"]:
         conda:
             "../envs/pinnarena.yaml"
         shell:
-            "PINNARENA_REFERENCE_DIR={params.references} PINNARENA_JAX_CACHE={params.cache} pinnarena run --problem {wildcards.problem} "
-            "--optimizer {wildcards.optimizer} --remedy {wildcards.remedy} --seed {params.seeds} "
-            "--seed-dirs --checkpoint {params.checkpoint} {params.args} --out {params.out} > {log} 2>&1"
+            "env {params.env} PINNARENA_REFERENCE_DIR={params.references} PINNARENA_JAX_CACHE={params.cache} "
+            "pinnarena run --problem {wildcards.problem} --seed {params.seeds} --seed-dirs "
+            "--checkpoint {params.checkpoint} {params.args} --out {params.out} > {log} 2>&1"

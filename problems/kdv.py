@@ -1,0 +1,80 @@
+r"""Korteweg–de Vries equation, Zabusky & Kruskal (1965) setting (arXiv 2502.00604 benchmark).
+
+    u_t + u u_x + δ² u_xxx = 0,  δ = 0.022,  x ∈ [−1, 1], t ∈ [0, 1],  u(x, 0) = cos(πx), periodic.
+
+Inputs (t, x); K = 3 loss terms: residual, initial, periodic (u, u_x, u_xx at x = ±1).
+The reference is a Fourier pseudo-spectral ETDRK4 solve (L = iδ²k³, N = −(ik/2) F[u²]); the
+solitary wave u = 3c sech²(√c (x − ct − x₀)/(2δ)) solves the residual exactly (used by tests).
+"""
+from __future__ import annotations
+
+import functools
+
+import jax.numpy as jnp
+import numpy as np
+
+from pinnarena import derivatives as D
+from pinnarena.problem import Problem, Term, slice_at, uniform_box
+from pinnarena.problems import register
+from pinnarena.problems._periodic import periodic_term, spectral_reference
+from pinnarena.problems.solvers.etdrk4 import periodic_grid, wavenumbers
+
+LO, HI = (0.0, -1.0), (1.0, 1.0)
+DELTA = 0.022
+
+TIERS = {
+    "smoke": {"n": 256, "dt": 2.5e-4, "n_save": 51, "stride": 1},
+    "standard": {"n": 512, "dt": 5e-5, "n_save": 201, "stride": 1},
+    "paper": {"n": 1024, "dt": 2e-5, "n_save": 201, "stride": 2},
+}
+
+
+def setup(n: int, delta: float = DELTA, u0=None):
+    x = periodic_grid(-1.0, 1.0, n)
+    k = wavenumbers(n, 2.0)
+    u0 = np.cos(np.pi * x) if u0 is None else u0(x)
+    L = 1j * delta**2 * k**3
+    return u0[None, :], L[None, :], lambda u, t: u**2, -0.5j * k[None, :]
+
+
+def soliton(t, x, c, x0, delta=DELTA, lib=np):
+    """Exact solitary wave of u_t + u u_x + δ² u_xxx = 0 on the line."""
+    return 3.0 * c / lib.cosh(lib.sqrt(c) * (x - c * t - x0) / (2.0 * delta)) ** 2
+
+
+def kdv(name: str = "kdv", delta: float = DELTA) -> Problem:
+    def residual(u, p, theta):
+        x = p["x"]
+        _, u_t = D.value_and_d(u, x, 0)
+        v, v_x, _, v_xxx = D.taylor(u, x, 1, 3)
+        return u_t + v * v_x + delta**2 * v_xxx
+
+    def initial(u, p, theta):
+        x = p["x"]
+        return u(x) - jnp.cos(jnp.pi * x[1:2])
+
+    def reference(tier: str = "standard"):
+        return spectral_reference(tier=tier, tiers=TIERS, setup=lambda n: setup(n, delta), lo=(-1.0,), hi=(1.0,),
+                                  t_final=1.0, equation=f"u_t + u u_x + {delta:g}^2 u_xxx = 0, u0 = cos(pi x)")
+
+    return Problem(
+        name=name,
+        family="kdv",
+        kind="forward",
+        description=f"1-D Korteweg-de Vries (Zabusky-Kruskal), delta = {delta:g}, u0 = cos(pi x), periodic: soliton train",
+        input_names=("t", "x"),
+        output_names=("u",),
+        domain=(LO, HI),
+        terms=(
+            Term("residual", uniform_box(LO, HI), residual, n=2048),
+            Term("initial", slice_at(LO, HI, 0, 0.0), initial, n=256),
+            periodic_term(LO, HI, (1,), order=2, n=256),
+        ),
+        reference_fn=reference,
+        params={"delta": float(delta)},
+        time_dependent=True,
+        reference_kind="etdrk4-spectral",
+    )
+
+
+register("kdv", functools.partial(kdv, "kdv"))
