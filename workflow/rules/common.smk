@@ -23,10 +23,23 @@ def _expand_names(study, kind):
     names = _registry_names(kind) if value == "all" else list(value)
     if value == "all":
         names = [n for n in names if n not in study.get("exclude", {}).get(kind, [])]
-    unknown = sorted(set(names) - set(_registry_names(kind)))
+    known = set(_registry_names(kind))
+    if kind == "remedies":  # composed names (adapters+grad-norm) are valid when every part is
+        from pinnarena.remedies import parts
+
+        known |= {n for n in names if "+" in n and _valid(parts, n)}
+    unknown = sorted(set(names) - known)
     if unknown:
         raise ValueError(f"config: unknown {kind} {unknown}; accepted: {_registry_names(kind)}")
     return names
+
+
+def _valid(check, name):
+    try:
+        check(name)
+        return True
+    except (KeyError, ValueError):
+        return False
 
 
 def _study(name):
