@@ -105,6 +105,30 @@ def measure(steps, n_res, width, depth, repeats):
     return steps / best["plain"], steps / best["framework"], compile_s
 
 
+def seeds_throughput(steps, n_res, width, depth, n_seeds, repeats):
+    """Steps/s summed over seeds: ``n_seeds`` seeds in one vmapped program vs one after another."""
+    from pinnarena.config import resolve
+    from pinnarena.training import build
+
+    sets = {"model.width": width, "model.depth": depth, "batch.residual": n_res,
+            "batch.boundary": 256, "batch.initial": 256, "eval_every": steps}
+    setups = [build(resolve("burgers", "adam", "none", s, steps=steps, sets=sets)) for s in range(n_seeds)]
+    n = jnp.asarray(steps, jnp.int32)
+    single = jax.jit(setups[0].step).lower(setups[0].init_carry, n).compile()
+    stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *[x.init_carry for x in setups])
+    batched = jax.jit(jax.vmap(setups[0].step, in_axes=(0, None))).lower(stacked, n).compile()
+    seq = lambda: [single(x.init_carry, n) for x in setups]
+    vm = lambda: batched(stacked, n)
+    jax.block_until_ready(seq()); jax.block_until_ready(vm())
+    best = {"sequential": np.inf, "vmapped": np.inf}
+    for _ in range(repeats):
+        for name, f in (("sequential", seq), ("vmapped", vm)):
+            t = time.perf_counter()
+            jax.block_until_ready(f())
+            best[name] = min(best[name], time.perf_counter() - t)
+    return n_seeds * steps / best["sequential"], n_seeds * steps / best["vmapped"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=300)
@@ -112,14 +136,21 @@ def main():
     ap.add_argument("--points", type=int, default=4096)
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--depth", type=int, default=4)
+    ap.add_argument("--seeds", type=int, default=8, help="seeds for the vmap comparison (0: skip)")
     args = ap.parse_args()
     plain, fw, compile_s = measure(args.steps, args.points, args.width, args.depth, args.repeats)
+    extra = {}
+    if args.seeds:
+        seq, vm = seeds_throughput(max(args.steps // 4, 10), args.points, args.width, args.depth, args.seeds, args.repeats)
+        extra = {"seeds": args.seeds, "sequential_seed_steps_per_s": round(seq, 2),
+                 "vmapped_seed_steps_per_s": round(vm, 2), "ratio_vmapped_over_sequential": round(vm / seq, 3)}
     print(json.dumps({
         "device": str(jax.devices()[0]), "jax": jax.__version__,
         "problem": "burgers", "mlp": f"{args.depth}x{args.width} tanh", "points": args.points,
         "plain_steps_per_s": round(plain, 2), "framework_steps_per_s": round(fw, 2),
         "ratio_framework_over_plain": round(fw / plain, 3),
         "framework_compile_seconds": round(compile_s, 2),
+        **extra,
     }, indent=1))
 
 

@@ -11,7 +11,7 @@ A_UPGrad(G) = Gᵀ ((1/K) Σ_i w^(i)), w^(i) solving that K-dimensional QP with 
 conditions give M w^(i) ≥ 0, i.e. every projection, hence the average, has a non-negative inner
 product with every g_i.
 
-Solver: each QP is solved with ``iters`` steps of accelerated projected gradient (FISTA) on
+Solver: the QPs are posed for the unit rows (see ``upgrad_weights``); each is solved with ``iters`` steps of accelerated projected gradient (FISTA) on
 z = v − u ≥ 0 (step 1/(2 λ_max(M)), M scaled by its largest diagonal entry), followed by an
 active-set polish: with the free set F found, (M v)_F = 0, v_i = u_i off F is solved by
 pseudo-inverse for the solution closest to the iterate (so a singular M, where the minimisers form an
@@ -69,9 +69,19 @@ def dual_cone_weights(M, u, iters: int = 200):
 
 
 def upgrad_weights(M, iters: int = 200):
-    """The combination weights (1/K) Σ_i w^(i) of A_UPGrad for the Gram matrix M."""
+    """The combination weights (1/K) Σ_i w^(i) of A_UPGrad for the Gram matrix M.
+
+    The QPs are solved for the unit rows U = D⁻¹G (D = diag ‖g_i‖): the cone C is unchanged by
+    positive row scaling and π_C(g_i) = ‖g_i‖ π_C(u_i), so the weights for G are
+    (1/K) Σ_i ‖g_i‖ D⁻¹ w_U^(i). This keeps the fixed-iteration solver accurate when the
+    gradient norms differ by orders of magnitude (zero rows contribute nothing).
+    """
     K = M.shape[0]
-    W = jax.vmap(lambda u: dual_cone_weights(M, u, iters))(jnp.eye(K, dtype=M.dtype))
+    norms = jnp.sqrt(jnp.maximum(jnp.diag(M), 0.0))
+    safe = jnp.where(norms > 0, norms, 1.0)
+    Mu = M / (safe[:, None] * safe[None, :])
+    W = jax.vmap(lambda u: dual_cone_weights(Mu, u, iters))(jnp.eye(K, dtype=M.dtype))
+    W = norms[:, None] * W / safe[None, :]
     return jnp.mean(W, axis=0)
 
 
