@@ -1,0 +1,63 @@
+"""Dry-run cost estimate of a suite: ``python -m pinnarena.estimate config/standard.yaml``.
+
+Counts the training runs of every study (cells × seeds) and estimates device hours from a
+per-step cost model calibrated on benchmarks/RESULTS.md: a 4 × 128 tanh MLP on 4096 Burgers
+points runs ≈ 1800 Adam steps/s on an H100, i.e. ≈ 0.55 ms per step. A step is assumed to cost
+in proportion to the number of collocation points and to width² · depth, and second-order or
+line-search optimizers a stated multiple (``OPTIMIZER_FACTOR``). It is an order-of-magnitude
+guide for planning, not a measurement.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import yaml
+
+BASE_MS = 0.55  # ms per step: H100, 4 × 128 MLP, 4096 + 512 points (benchmarks/RESULTS.md)
+OPTIMIZER_FACTOR = {"lbfgs": 3.0, "adam-lbfgs": 2.0, "bfgs": 3.0, "ssbfgs": 3.0, "ssbroyden": 3.0,
+                    "adam-ssbroyden": 2.0, "soap-ssbroyden": 2.5, "soap": 1.5, "shampoo": 1.5,
+                    "newton": 50.0, "saddle-free-newton": 60.0, "gauss-newton": 20.0, "engd": 20.0}
+
+
+def estimate(config: dict) -> list[dict]:
+    from pinnarena import optimizers, problems, remedies
+
+    defaults = config.get("defaults", {})
+    rows = []
+    for name, study in config["studies"].items():
+        s = {**defaults, **study, "set": {**defaults.get("set", {}), **study.get("set", {})}}
+        names = {}
+        for kind, reg in (("problems", problems), ("optimizers", optimizers), ("remedies", remedies)):
+            v = s[kind]
+            names[kind] = [n for n in reg.names() if n not in s.get("exclude", {}).get(kind, [])] if v == "all" else v
+        seeds = len(s.get("seeds", [0]))
+        width, depth = s["set"].get("model.width", 64), s["set"].get("model.depth", 4)
+        scale = s["set"].get("points_scale", 1.0)
+        hours = 0.0
+        for p in names["problems"]:
+            pts = sum(t.n for t in problems.get(p).terms) * scale
+            ms = BASE_MS * (pts / 4608) * (width**2 * depth) / (128**2 * 4)
+            for o in names["optimizers"]:
+                for r in names["remedies"]:
+                    extra = 1.0 if r == "none" else 1.3
+                    hours += s["steps"] * seeds * ms * OPTIMIZER_FACTOR.get(o, 1.0) * extra / 3.6e6
+        runs = len(names["problems"]) * len(names["optimizers"]) * len(names["remedies"]) * seeds
+        rows.append({"study": name, "runs": runs, "steps": s["steps"], "gpu_hours": hours})
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("config")
+    args = ap.parse_args(argv)
+    with open(args.config) as f:
+        rows = estimate(yaml.safe_load(f))
+    for r in rows:
+        print(f"{r['study']:<16} {r['runs']:>6} runs × {r['steps']:>7} steps  ≈ {r['gpu_hours']:8.1f} GPU hours (H100)")
+    print(f"{'total':<16} {sum(r['runs'] for r in rows):>6} runs{'':>18}≈ {sum(r['gpu_hours'] for r in rows):8.1f} GPU hours")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

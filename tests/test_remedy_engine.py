@@ -1,0 +1,108 @@
+"""Engine-side remedies: composition, per-loss adapters, causal weights, NTK traces, auto."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pinnarena import remedies
+from pinnarena.config import resolve
+from pinnarena.remedies.auto import choice, classify_regime
+from pinnarena.training import build
+
+SMALL = {"model.width": 8, "model.depth": 2, "points_scale": 0.05, "eval_every": 10, "stationary": False}
+
+
+def test_composition_routes_hyperparameters_and_rejects_bad_names():
+    r = remedies.make("adapters+grad-norm", rank=3, refresh_every=7)
+    assert r.adapters["rank"] == 3 and r.refresh_every == 7 and r.causal is None
+    r = remedies.make("causal+pcgrad", eps=0.5)
+    assert r.causal == {"eps": 0.5, "chunks": 16} and r.refresh_every == 1
+    with pytest.raises(ValueError, match="at most one"):
+        remedies.make("pcgrad+mgda")
+    with pytest.raises(KeyError, match="Did you mean: pcgrad"):
+        remedies.make("adapters+pcgrd")
+    with pytest.raises(ValueError, match="cannot be composed"):
+        remedies.make("auto+adapters")
+    with pytest.raises(ValueError, match="does not accept"):
+        remedies.make("adapters+grad-norm", colour=1)
+
+
+def test_adapters_start_at_the_trunk_function_and_route_gradients():
+    plain = build(resolve("burgers", "adam", "none", 0, steps=5, sets=SMALL))
+    ad = build(resolve("burgers", "adam", "adapters+grad-norm", 0, steps=5, sets={**SMALL, "remedy.rank": 2}))
+    c, p = ad.init_carry, plain.init_carry
+    # same trunk as the plain run, and B = 0 so every loss starts from the trunk's function
+    for a, b in zip(jax.tree_util.tree_leaves(c.params["net"]["trunk"]), jax.tree_util.tree_leaves(p.params["net"])):
+        assert np.array_equal(a, b)
+    L_ad = ad.loss_vector(c.params, c.buffers, c.batch)
+    L_plain = plain.loss_vector(c.params | {"net": c.params["net"]["trunk"]}, c.buffers, c.batch)
+    np.testing.assert_allclose(L_ad, L_plain, rtol=1e-6)
+    K, rank, width = 3, 2, 8
+    d_in = 2  # (t, x); adapters on both hidden layers: A (fan_in × r), B (r × width)
+    assert ad.n_params == plain.n_params + K * ((d_in * rank + rank * width) + (width * rank + rank * width))
+    assert ad.n_net_params == plain.n_params
+    # loss k's gradient reaches adapter k (its A is multiplied by B = 0, so only B moves) and no other
+    for k in range(K):
+        g = jax.grad(lambda q: ad.loss_vector(q, c.buffers, c.batch)[k])(c.params)
+        for j in range(K):
+            norm_b = sum(float(jnp.linalg.norm(layer["b"])) for layer in g["net"]["adapters"][j])
+            assert (norm_b > 0) == (j == k)
+
+
+def test_causal_weights_follow_the_formula():
+    s = build(resolve("burgers", "adam", "causal", 0, steps=5, sets={**SMALL, "remedy.chunks": 4, "remedy.eps": 2.0}))
+    c = s.init_carry
+    res = build(resolve("burgers", "adam", "none", 0, steps=5, sets=SMALL))
+    # recompute by hand from the plain residuals on the same points
+    x = c.batch["residual"]["x"]
+    field = lambda pt: s.model.apply(c.params["net"], c.buffers, pt)
+    term = s.problem.terms[0]
+    r = np.asarray(jax.vmap(lambda row: term.residual(field, row, {}))(c.batch["residual"])).reshape(len(x), -1)
+    sq = (r**2).sum(1)
+    idx = np.clip((np.asarray(x[:, 0]) * 4).astype(int), 0, 3)
+    Lc = np.array([sq[idx == i].mean() for i in range(4)])
+    w = np.exp(-2.0 * (np.cumsum(Lc) - Lc))
+    expected = np.mean(w * Lc)
+    got = s.loss_vector(c.params, c.buffers, c.batch)[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    assert got < res.loss_vector(c.params, c.buffers, c.batch)[0]  # weights ≤ 1 shrink the loss
+    with pytest.raises(ValueError, match="time-dependent"):
+        build(resolve("poisson-2d-k1", "adam", "causal", 0, steps=5, sets=SMALL))
+
+
+def test_ntk_weights_use_the_mean_ntk_diagonal():
+    r = remedies.make("ntk", refresh_every=1)
+    G = jnp.eye(3, 5)
+    state = r.init(3)
+    traces = jnp.array([1.0, 2.0, 4.0])
+    g, state = r.update(G, jnp.ones(3), state, ntk_traces=traces)
+    np.testing.assert_allclose(state["weights"], [7.0, 3.5, 1.75])
+    np.testing.assert_allclose(g, [7.0, 3.5, 1.75, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("align, ratio, regime", [
+    ([-0.5, -0.2, -0.7, 0.1], [2, 3, 2, 2], "persistent-conflict"),
+    ([-0.5, 0.3, 0.4, 0.2], [50, 40, 60, 30], "magnitude-imbalance"),
+    ([0.5, 0.3, -0.1, 0.2], [2, 3, 2, 2], "low-conflict"),
+    ([-0.5, -0.4, 0.4, 0.2, 0.3], [2, 3, 2, 2, 2], "low-conflict"),  # transient: median ≥ 0
+])
+def test_auto_regime_thresholds(align, ratio, regime):
+    got, stats = classify_regime(align, ratio)
+    assert got == regime
+    assert stats["profile_points"] == len(align)
+    assert choice(got, "grad-norm") == {"persistent-conflict": "adapters+grad-norm",
+                                        "magnitude-imbalance": "grad-norm", "low-conflict": "none"}[regime]
+
+
+def test_auto_reports_its_regime_and_continues(tmp_path):
+    from pinnarena.runner import run
+
+    cfg = resolve("poisson-2d-k1", "adam", "auto", 0, steps=40,
+                  sets={**SMALL, "remedy.profile_steps": 20, "remedy.profile_every": 10})
+    row = run(cfg, tmp_path)
+    assert row["status"] == "ok" and row["steps_done"] == 40 and row["grad_evals"] == 40
+    assert row["regime"] in ("persistent-conflict", "magnitude-imbalance", "low-conflict")
+    assert row["auto_choice"] == choice(row["regime"], "grad-norm")
+    assert row["regime_profile_points"] == 2
