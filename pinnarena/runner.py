@@ -6,9 +6,7 @@ with the evaluations it reached; nothing is dropped.
 """
 from __future__ import annotations
 
-import json
 import math
-import sys
 import traceback
 from pathlib import Path
 

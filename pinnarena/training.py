@@ -22,8 +22,6 @@ timed separately.
 from __future__ import annotations
 
 import dataclasses
-import math
-import sys
 import time
 from typing import Any, Callable, NamedTuple
 

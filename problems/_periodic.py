@@ -124,3 +124,24 @@ def spectral_reference(
         "self_convergence": {"against": f"n = {n // 2}, dt = {coarse_dt:g}", "rel_l2_difference": float(diff)},
     }
     return Reference(points, np.ascontiguousarray(fields, dtype=float), provenance)
+
+
+def periodic_1d_problem(*, name: str, family: str, description: str, lo, hi, residual, initial, order: int,
+                        reference_fn, params: Mapping, reference_kind: str):
+    """A 1-D (t, x) problem, periodic in x, with the three terms every such family uses.
+
+    Terms: ``residual`` (2048 points in the box), ``initial`` (256 at t = t0), and ``periodic``
+    (256 pairs matching values and x-derivatives up to ``order`` across x = a and x = b).
+    """
+    from pinnarena.problem import Problem, slice_at, uniform_box
+
+    return Problem(
+        name=name, family=family, kind="forward", description=description,
+        input_names=("t", "x"), output_names=("u",), domain=(lo, hi),
+        terms=(
+            Term("residual", uniform_box(lo, hi), residual, n=2048),
+            Term("initial", slice_at(lo, hi, 0, lo[0]), initial, n=256),
+            periodic_term(lo, hi, (1,), order=order, n=256),
+        ),
+        reference_fn=reference_fn, params=params, time_dependent=True, reference_kind=reference_kind,
+    )

@@ -15,9 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from pinnarena import derivatives as D
-from pinnarena.problem import Problem, Reference, Term, grid, slice_at, uniform_box
+from pinnarena.problem import Problem, Reference, grid
 from pinnarena.problems import register
-from pinnarena.problems._periodic import periodic_term
+from pinnarena.problems._periodic import periodic_1d_problem
 
 LO, HI = (0.0, 0.0), (1.0, 2.0 * np.pi)
 
@@ -39,23 +39,11 @@ def advection(name: str, beta: float) -> Problem:
         pts = grid(LO, HI, (101, 256))
         return Reference(pts, exact(pts[:, 0], pts[:, 1], beta)[:, None], provenance="exact solution sin(x - beta t)")
 
-    return Problem(
-        name=name,
-        family="advection",
-        kind="forward",
+    return periodic_1d_problem(
+        name=name, family="advection", lo=LO, hi=HI,
         description=f"1-D linear advection, beta = {beta:g}, u0 = sin x, periodic (Krishnapriyan et al. 2021 failure mode)",
-        input_names=("t", "x"),
-        output_names=("u",),
-        domain=(LO, HI),
-        terms=(
-            Term("residual", uniform_box(LO, HI), residual, n=2048),
-            Term("initial", slice_at(LO, HI, 0, 0.0), initial, n=256),
-            periodic_term(LO, HI, (1,), order=1, n=256),
-        ),
-        reference_fn=reference,
-        params={"beta": float(beta)},
-        time_dependent=True,
-        reference_kind="analytic",
+        residual=residual, initial=initial, order=1, reference_fn=reference,
+        params={"beta": float(beta)}, reference_kind="analytic",
     )
 
 

@@ -16,9 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from pinnarena import derivatives as D
-from pinnarena.problem import Problem, Term, slice_at, uniform_box
+from pinnarena.problem import Problem
 from pinnarena.problems import register
-from pinnarena.problems._periodic import periodic_term, spectral_reference
+from pinnarena.problems._periodic import spectral_reference, periodic_1d_problem
 from pinnarena.problems.solvers.etdrk4 import periodic_grid, wavenumbers
 
 LO, HI = (0.0, -1.0), (1.0, 1.0)
@@ -53,23 +53,11 @@ def allen_cahn(name: str = "allen-cahn", eps: float = 1e-4) -> Problem:
         return spectral_reference(tier=tier, tiers=TIERS, setup=lambda n: setup(n, eps), lo=(-1.0,), hi=(1.0,),
                                   t_final=1.0, equation=f"u_t = {eps:g} u_xx + 5u - 5u^3, u0 = x^2 cos(pi x)")
 
-    return Problem(
-        name=name,
-        family="allen-cahn",
-        kind="forward",
+    return periodic_1d_problem(
+        name=name, family="allen-cahn", lo=LO, hi=HI,
         description=f"1-D Allen-Cahn, eps = {eps:g}, u0 = x^2 cos(pi x), periodic: sharp metastable interfaces",
-        input_names=("t", "x"),
-        output_names=("u",),
-        domain=(LO, HI),
-        terms=(
-            Term("residual", uniform_box(LO, HI), residual, n=2048),
-            Term("initial", slice_at(LO, HI, 0, 0.0), initial, n=256),
-            periodic_term(LO, HI, (1,), order=1, n=256),
-        ),
-        reference_fn=reference,
-        params={"eps": float(eps), "reaction": 5.0},
-        time_dependent=True,
-        reference_kind="etdrk4-spectral",
+        residual=residual, initial=initial, order=1, reference_fn=reference,
+        params={"eps": float(eps), "reaction": 5.0}, reference_kind="etdrk4-spectral",
     )
 
 

@@ -14,9 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from pinnarena import derivatives as D
-from pinnarena.problem import Problem, Term, slice_at, uniform_box
+from pinnarena.problem import Problem
 from pinnarena.problems import register
-from pinnarena.problems._periodic import periodic_term, spectral_reference
+from pinnarena.problems._periodic import spectral_reference, periodic_1d_problem
 from pinnarena.problems.solvers.etdrk4 import periodic_grid, wavenumbers
 
 LO, HI = (0.0, -1.0), (1.0, 1.0)
@@ -57,23 +57,11 @@ def kdv(name: str = "kdv", delta: float = DELTA) -> Problem:
         return spectral_reference(tier=tier, tiers=TIERS, setup=lambda n: setup(n, delta), lo=(-1.0,), hi=(1.0,),
                                   t_final=1.0, equation=f"u_t + u u_x + {delta:g}^2 u_xxx = 0, u0 = cos(pi x)")
 
-    return Problem(
-        name=name,
-        family="kdv",
-        kind="forward",
+    return periodic_1d_problem(
+        name=name, family="kdv", lo=LO, hi=HI,
         description=f"1-D Korteweg-de Vries (Zabusky-Kruskal), delta = {delta:g}, u0 = cos(pi x), periodic: soliton train",
-        input_names=("t", "x"),
-        output_names=("u",),
-        domain=(LO, HI),
-        terms=(
-            Term("residual", uniform_box(LO, HI), residual, n=2048),
-            Term("initial", slice_at(LO, HI, 0, 0.0), initial, n=256),
-            periodic_term(LO, HI, (1,), order=2, n=256),
-        ),
-        reference_fn=reference,
-        params={"delta": float(delta)},
-        time_dependent=True,
-        reference_kind="etdrk4-spectral",
+        residual=residual, initial=initial, order=2, reference_fn=reference,
+        params={"delta": float(delta)}, reference_kind="etdrk4-spectral",
     )
 
 

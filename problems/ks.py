@@ -18,9 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from pinnarena import derivatives as D
-from pinnarena.problem import Problem, Term, slice_at, uniform_box
+from pinnarena.problem import Problem
 from pinnarena.problems import register
-from pinnarena.problems._periodic import periodic_term, spectral_reference
+from pinnarena.problems._periodic import spectral_reference, periodic_1d_problem
 from pinnarena.problems.solvers.etdrk4 import periodic_grid, wavenumbers
 
 LO, HI = (0.0, 0.0), (1.0, 2.0 * np.pi)
@@ -56,23 +56,11 @@ def ks(name: str = "ks") -> Problem:
         return spectral_reference(tier=tier, tiers=TIERS, setup=setup, lo=(0.0,), hi=(2.0 * np.pi,), t_final=1.0,
                                   equation="u_t + 100/16 u u_x + 100/16^2 u_xx + 100/16^4 u_xxxx = 0, u0 = cos x (1 + sin x)")
 
-    return Problem(
-        name=name,
-        family="ks",
-        kind="forward",
+    return periodic_1d_problem(
+        name=name, family="ks", lo=LO, hi=HI,
         description="1-D Kuramoto-Sivashinsky on [0, 2 pi] (32 pi rescaled), u0 = cos x (1 + sin x), periodic: chaotic",
-        input_names=("t", "x"),
-        output_names=("u",),
-        domain=(LO, HI),
-        terms=(
-            Term("residual", uniform_box(LO, HI), residual, n=2048),
-            Term("initial", slice_at(LO, HI, 0, 0.0), initial, n=256),
-            periodic_term(LO, HI, (1,), order=3, n=256),
-        ),
-        reference_fn=reference,
-        params={"alpha": ALPHA, "beta": BETA, "gamma": GAMMA},
-        time_dependent=True,
-        reference_kind="etdrk4-spectral",
+        residual=residual, initial=initial, order=3, reference_fn=reference,
+        params={"alpha": ALPHA, "beta": BETA, "gamma": GAMMA}, reference_kind="etdrk4-spectral",
     )
 
 

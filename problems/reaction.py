@@ -15,9 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from pinnarena import derivatives as D
-from pinnarena.problem import Problem, Reference, Term, grid, slice_at, uniform_box
+from pinnarena.problem import Problem, Reference, grid
 from pinnarena.problems import register
-from pinnarena.problems._periodic import periodic_term
+from pinnarena.problems._periodic import periodic_1d_problem
 
 LO, HI = (0.0, 0.0), (1.0, 2.0 * np.pi)
 
@@ -46,23 +46,11 @@ def reaction(name: str, rho: float) -> Problem:
         pts = grid(LO, HI, (101, 256))
         return Reference(pts, exact(pts[:, 0], pts[:, 1], rho)[:, None], provenance="exact solution of the logistic ODE")
 
-    return Problem(
-        name=name,
-        family="reaction",
-        kind="forward",
+    return periodic_1d_problem(
+        name=name, family="reaction", lo=LO, hi=HI,
         description=f"1-D logistic reaction u_t = rho u (1 - u), rho = {rho:g}, Gaussian u0, periodic (Krishnapriyan et al. 2021)",
-        input_names=("t", "x"),
-        output_names=("u",),
-        domain=(LO, HI),
-        terms=(
-            Term("residual", uniform_box(LO, HI), residual, n=2048),
-            Term("initial", slice_at(LO, HI, 0, 0.0), initial, n=256),
-            periodic_term(LO, HI, (1,), order=0, n=256),
-        ),
-        reference_fn=reference,
-        params={"rho": float(rho)},
-        time_dependent=True,
-        reference_kind="analytic",
+        residual=residual, initial=initial, order=0, reference_fn=reference,
+        params={"rho": float(rho)}, reference_kind="analytic",
     )
 
 
