@@ -64,6 +64,6 @@ def load(directory: str | os.PathLike, template, fp: str):
 
 
 def remove(directory: str | os.PathLike) -> None:
-    path = Path(directory) / FILE
-    if path.exists():
+    """Delete the checkpoint in ``directory`` and in its sub-folders (auto's per-choice batches)."""
+    for path in Path(directory).rglob(FILE):
         path.unlink()

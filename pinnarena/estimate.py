@@ -3,7 +3,9 @@
 Counts the training runs of every study (cells × seeds) and estimates device hours from a
 per-step cost model calibrated on benchmarks/RESULTS.md: a 4 × 128 tanh MLP on 4096 Burgers
 points runs ≈ 1800 Adam steps/s on an H100, i.e. ≈ 0.55 ms per step. A step is assumed to cost
-in proportion to the number of collocation points and to width² · depth, and second-order or
+in proportion to the number of collocation points and to the number of width × width layers
+(``depth`` for an MLP; 3 · blocks + 2 for a PirateNet: three per block plus the two gates), and
+second-order or
 line-search optimizers a stated multiple (``OPTIMIZER_FACTOR``). It is an order-of-magnitude
 guide for planning, not a measurement.
 """
@@ -33,6 +35,8 @@ def estimate(config: dict) -> list[dict]:
             names[kind] = [n for n in reg.names() if n not in s.get("exclude", {}).get(kind, [])] if v == "all" else v
         seeds = len(s.get("seeds", [0]))
         width, depth = s["set"].get("model.width", 64), s["set"].get("model.depth", 4)
+        if s["set"].get("model.arch", "mlp") == "pirate":
+            depth = 3 * depth + 2  # square layers of a PirateNet (pinnarena/models.py)
         scale = s["set"].get("points_scale", 1.0)
         hours = 0.0
         for p in names["problems"]:

@@ -1,4 +1,5 @@
-r"""Network architectures: MLP with optional random Fourier features and random weight factorisation.
+r"""Network architectures: an MLP and a PirateNet, with random Fourier features and random weight
+factorisation.
 
 A model is a pair of pure functions (``init(key) -> (params, buffers)``, ``apply(params, buffers,
 x) -> y``) for a single input point x of shape (d,). ``buffers`` holds non-trainable arrays (the
@@ -6,11 +7,53 @@ Fourier matrix B); they are drawn from the run's key like everything else.
 
 * Inputs are first mapped affinely from the problem's domain box to [-1, 1]^d.
 * Random Fourier features (Tancik et al. 2020; Wang, Wang, Perdikaris 2021):
-  γ(x) = [cos(Bx), sin(Bx)], B ∈ R^{m/2 × d}, B_ij ~ N(0, σ²), fixed during training.
+  γ(x) = [cos(Bx), sin(Bx)], B ∈ R^{m/2 × d}, B_ij ~ N(0, σ²), fixed during training
+  (m = ``fourier_features``, σ = ``fourier_scale``).
 * Random weight factorisation (Wang, Wang, Perdikaris 2022, arXiv 2210.01274): each dense weight
   is W = diag(exp(s)) V, with s ~ N(μ, σ) per output unit and V = W_glorot / exp(s), so the
   network starts at the same function as the plain MLP but trains (s, V).
 * Dense layers use Glorot-normal weights and zero biases.
+
+``model.arch``:
+
+* ``mlp`` (default): ``depth`` hidden layers of ``width`` units, ``activation`` after each, then
+  a linear output layer; the Fourier features (if ``fourier_features`` > 0) replace the input.
+* ``pirate``: PirateNet (Wang, Li, Chen, Perdikaris, *PirateNets: Physics-informed Deep
+  Learning with Residual Adaptive Networks*, JMLR 25, 2024; arXiv 2402.00326, Section 4). With
+  σ = ``activation`` and the embedding Φ(x) = [cos(Bx), sin(Bx)] ∈ R^m (always on; m = ``width``
+  so that the residual connection type-checks):
+
+      U = σ(W_u Φ + b_u),  V = σ(W_v Φ + b_v)                      (two gates, computed once)
+      x⁽¹⁾ = Φ(x);  for each residual block l = 1 … L (L = ``depth``):
+          f = σ(W₁⁽ˡ⁾ x⁽ˡ⁾ + b₁⁽ˡ⁾),   z₁ = f ⊙ U + (1 − f) ⊙ V
+          g = σ(W₂⁽ˡ⁾ z₁ + b₂⁽ˡ⁾),     z₂ = g ⊙ U + (1 − g) ⊙ V
+          h = σ(W₃⁽ˡ⁾ z₂ + b₃⁽ˡ⁾)
+          x⁽ˡ⁺¹⁾ = α⁽ˡ⁾ h + (1 − α⁽ˡ⁾) x⁽ˡ⁾,   α⁽ˡ⁾ a trainable scalar initialised to 0
+      u(x) = W_out x⁽ᴸ⁺¹⁾ + b_out
+
+  so ``depth`` counts residual blocks of three dense layers each (3L + 3 dense layers in all).
+  At initialisation every α⁽ˡ⁾ = 0 and the network is the linear model W_out Φ(x) + b_out in the
+  Fourier basis; the blocks' nonlinearity is switched on as the α⁽ˡ⁾ are trained. Every dense
+  layer (gates, blocks, output) uses random weight factorisation when ``rwf`` is true.
+  ``fourier_features`` must be 0 (meaning: ``width``) or equal to ``width``.
+
+  Choices here, where the paper leaves room or is not followed:
+
+  - The paper's *physics-informed initialisation* of the last layer (W_out fitted by least
+    squares, W_out = argmin_W ‖W Φ(X) − Y‖², to initial-condition or other available data) is
+    **not** implemented: W_out starts, like every dense layer here, at Glorot-normal weights (the
+    paper's default for the dense layers), so results are comparable with runs of other
+    architectures that do not see the data at initialisation.
+  - The output layer has a bias b_out (zero at initialisation, like all biases here); the
+    paper writes the output as W_out x⁽ᴸ⁺¹⁾. This adds ``output_dim`` parameters and does not
+    change the function at initialisation.
+  - The paper's optional exact periodic embedding of the inputs is not part of this model.
+
+Per-loss adapters (pinnarena/remedies/adapters.py) attach to the hidden dense layers: for the
+MLP, ``all`` / ``first`` / ``last`` hidden layer; for the PirateNet, the three dense layers of
+``all`` blocks / the ``first`` block / the ``last`` block (the gates and the output layer are
+shared by every loss). Because α⁽ˡ⁾ = 0 at initialisation, a PirateNet adapter, like its block,
+receives gradient only once its block's α⁽ˡ⁾ has moved away from 0 (after the first update).
 
 The architecture is part of the run config (``model.*`` keys) and its parameter count is
 recorded in every run's summary.
@@ -32,24 +75,33 @@ ACTIVATIONS: dict[str, Callable] = {
     "softplus": jax.nn.softplus,
 }
 
+ARCHS = ("mlp", "pirate")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture settings (the ``model.*`` keys of a run config)."""
 
-    arch: str = "mlp"
+    arch: str = "mlp"  # "mlp" or "pirate" (PirateNet; see the module docstring)
     width: int = 64
-    depth: int = 4  # hidden layers
+    depth: int = 4  # mlp: hidden layers; pirate: residual blocks (3 dense layers each)
     activation: str = "tanh"
-    fourier_features: int = 0  # number of Fourier features (0: off); must be even
+    fourier_features: int = 0  # number of Fourier features (0: off; pirate: 0 means width); even
     fourier_scale: float = 1.0
     rwf: bool = False
     rwf_mean: float = 1.0
     rwf_std: float = 0.1
 
+    @property
+    def embedding_dim(self) -> int:
+        """Number of Fourier features actually used (0: none)."""
+        if self.arch == "pirate" and self.fourier_features == 0:
+            return self.width
+        return self.fourier_features
+
     def validate(self) -> None:
-        if self.arch != "mlp":
-            raise ValueError(f"model.arch {self.arch!r} is not known; accepted: mlp")
+        if self.arch not in ARCHS:
+            raise ValueError(f"model.arch {self.arch!r} is not known; accepted: {', '.join(ARCHS)}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"model.activation {self.activation!r} is not known; accepted: {sorted(ACTIVATIONS)}"
@@ -58,6 +110,18 @@ class ModelConfig:
             raise ValueError(f"model.width and model.depth must be ≥ 1, got {self.width}, {self.depth}")
         if self.fourier_features < 0 or self.fourier_features % 2:
             raise ValueError(f"model.fourier_features must be an even number ≥ 0, got {self.fourier_features}")
+        if self.arch == "pirate":
+            if self.fourier_features not in (0, self.width):
+                raise ValueError(
+                    f"model.arch pirate needs model.fourier_features = model.width (or 0, meaning width): "
+                    f"the residual connection adds the embedding to the blocks' output; got "
+                    f"model.fourier_features = {self.fourier_features}, model.width = {self.width}"
+                )
+            if self.width % 2:
+                raise ValueError(
+                    f"model.arch pirate needs an even model.width (its Fourier embedding [cos Bx, sin Bx] "
+                    f"has model.width features), got {self.width}"
+                )
 
 
 class Model(NamedTuple):
@@ -65,81 +129,149 @@ class Model(NamedTuple):
     apply: Callable[[Any, Any, jax.Array], jax.Array]
 
 
-def make_model(cfg: ModelConfig, domain, output_dim: int, adapters: dict | None = None,
-               num_losses: int = 0) -> Model:
-    """The network; with ``adapters`` ({rank, placement}), one LoRA adapter per loss.
+class _Net(NamedTuple):
+    """An architecture as make_model assembles it.
 
-    Without adapters ``params`` is the list of dense layers and ``apply(params, buffers, x)``.
-    With adapters ``params = {"trunk": layers, "adapters": [per loss: [per adapted layer:
-    {"a", "b"}]]}`` and ``apply(params, buffers, x, k)`` evaluates the trunk with loss k's
-    adapter (k = None: trunk alone); see pinnarena/remedies/adapters.py.
+    ``apply(params, buffers, x, lora)`` with ``lora`` None or {slot: {"a", "b"}}; ``slots`` the
+    (fan_in, fan_out) of each adaptable hidden dense layer; ``groups`` the slots per hidden layer
+    (mlp) or per residual block (pirate), from which ``first`` / ``last`` / ``all`` are taken.
     """
-    cfg.validate()
-    lo = jnp.asarray(domain[0], dtype=float)
-    hi = jnp.asarray(domain[1], dtype=float)
-    d_in = lo.shape[0]
+
+    init: Callable
+    apply: Callable
+    slots: list[tuple[int, int]]
+    groups: list[list[int]]
+
+
+def _init_dense(cfg: ModelConfig, key: jax.Array, fan_in: int, fan_out: int) -> dict:
+    """Glorot-normal weights, zero bias; with ``cfg.rwf``, stored factorised as (s, v)."""
+    kw, ks = jax.random.split(key)
+    w = jax.random.normal(kw, (fan_in, fan_out)) * math.sqrt(2.0 / (fan_in + fan_out))
+    layer = {"b": jnp.zeros((fan_out,))}
+    if cfg.rwf:
+        s = cfg.rwf_mean + cfg.rwf_std * jax.random.normal(ks, (fan_out,))
+        layer["s"], layer["v"] = s, w / jnp.exp(s)
+    else:
+        layer["w"] = w
+    return layer
+
+
+def _dense(layer: dict, h: jax.Array, lora: dict | None = None) -> jax.Array:
+    """h W + b, with W = diag(exp(s)) V under weight factorisation, plus a LoRA term h A B."""
+    w = layer["v"] * jnp.exp(layer["s"]) if "s" in layer else layer["w"]
+    z = h @ w + layer["b"]
+    if lora is not None:
+        z = z + (h @ lora["a"]) @ lora["b"]  # α/r = 1 with α = r
+    return z
+
+
+def _mlp(cfg: ModelConfig, d_in: int, output_dim: int, embed: Callable) -> _Net:
     act = ACTIVATIONS[cfg.activation]
     n_ff = cfg.fourier_features
-    first_in = n_ff if n_ff else d_in
-    sizes = [first_in] + [cfg.width] * cfg.depth + [output_dim]
+    sizes = [n_ff if n_ff else d_in] + [cfg.width] * cfg.depth + [output_dim]
 
     def init(key):
         keys = jax.random.split(key, len(sizes))
-        layers = []
-        for k, (a, b) in zip(keys[1:], zip(sizes[:-1], sizes[1:])):
-            kw, ks = jax.random.split(k)
-            w = jax.random.normal(kw, (a, b)) * math.sqrt(2.0 / (a + b))
-            layer = {"b": jnp.zeros((b,))}
-            if cfg.rwf:
-                s = cfg.rwf_mean + cfg.rwf_std * jax.random.normal(ks, (b,))
-                layer["s"], layer["v"] = s, w / jnp.exp(s)
-            else:
-                layer["w"] = w
-            layers.append(layer)
+        layers = [_init_dense(cfg, k, a, b) for k, (a, b) in zip(keys[1:], zip(sizes[:-1], sizes[1:]))]
         buffers = {}
         if n_ff:
             buffers["B"] = cfg.fourier_scale * jax.random.normal(keys[0], (d_in, n_ff // 2))
         return layers, buffers
 
-    def dense(layer, h):
-        w = layer["v"] * jnp.exp(layer["s"]) if "s" in layer else layer["w"]
-        return h @ w + layer["b"]
+    def apply(layers, buffers, x, lora=None):
+        h = embed(buffers, x)
+        for i, layer in enumerate(layers[:-1]):
+            h = act(_dense(layer, h, None if lora is None else lora.get(i)))
+        return _dense(layers[-1], h)
 
-    def trunk(layers, buffers, x, lora=None):
+    slots = [(sizes[i], sizes[i + 1]) for i in range(cfg.depth)]
+    return _Net(init, apply, slots, [[i] for i in range(cfg.depth)])
+
+
+def _pirate(cfg: ModelConfig, d_in: int, output_dim: int, embed: Callable) -> _Net:
+    act = ACTIVATIONS[cfg.activation]
+    m = cfg.width  # = embedding dimension (validated)
+
+    def init(key):
+        k_b, k_u, k_v, k_out, *k_blocks = jax.random.split(key, 4 + cfg.depth)
+        blocks = []
+        for kb in k_blocks:
+            blocks.append({"dense": [_init_dense(cfg, k, m, m) for k in jax.random.split(kb, 3)],
+                           "alpha": jnp.zeros(())})
+        params = {"gate_u": _init_dense(cfg, k_u, m, m), "gate_v": _init_dense(cfg, k_v, m, m),
+                  "blocks": blocks, "out": _init_dense(cfg, k_out, m, output_dim)}
+        return params, {"B": cfg.fourier_scale * jax.random.normal(k_b, (d_in, m // 2))}
+
+    def apply(params, buffers, x, lora=None):
+        phi = embed(buffers, x)
+        u = act(_dense(params["gate_u"], phi))
+        v = act(_dense(params["gate_v"], phi))
+        ad = (lambda i: None) if lora is None else lora.get
+        h = phi
+        for l, block in enumerate(params["blocks"]):
+            d1, d2, d3 = block["dense"]
+            f = act(_dense(d1, h, ad(3 * l)))
+            z1 = f * u + (1.0 - f) * v
+            g = act(_dense(d2, z1, ad(3 * l + 1)))
+            z2 = g * u + (1.0 - g) * v
+            r = act(_dense(d3, z2, ad(3 * l + 2)))
+            a = block["alpha"]
+            h = a * r + (1.0 - a) * h
+        return _dense(params["out"], h)
+
+    slots = [(m, m)] * (3 * cfg.depth)
+    return _Net(init, apply, slots, [[3 * l, 3 * l + 1, 3 * l + 2] for l in range(cfg.depth)])
+
+
+def make_model(cfg: ModelConfig, domain, output_dim: int, adapters: dict | None = None,
+               num_losses: int = 0) -> Model:
+    """The network; with ``adapters`` ({rank, placement}), one LoRA adapter per loss.
+
+    Without adapters ``params`` is the network's parameter pytree (mlp: the list of dense layers;
+    pirate: {"gate_u", "gate_v", "blocks": [{"dense": [3 layers], "alpha"}], "out"}) and
+    ``apply(params, buffers, x)``. With adapters ``params = {"trunk": <that pytree>,
+    "adapters": [per loss: [per adapted layer: {"a", "b"}]]}`` and ``apply(params, buffers, x, k)``
+    evaluates the trunk with loss k's adapter (k = None: trunk alone); see
+    pinnarena/remedies/adapters.py and the module docstring for the adapted layers.
+    """
+    cfg.validate()
+    lo = jnp.asarray(domain[0], dtype=float)
+    hi = jnp.asarray(domain[1], dtype=float)
+    d_in = lo.shape[0]
+    n_ff = cfg.embedding_dim
+
+    def embed(buffers, x):
         h = 2.0 * (x - lo) / (hi - lo) - 1.0
         if n_ff:
             z = h @ buffers["B"]
             h = jnp.concatenate([jnp.cos(z), jnp.sin(z)], axis=-1)
-        for i, layer in enumerate(layers[:-1]):
-            z = dense(layer, h)
-            if lora is not None and i in lora:
-                z = z + (h @ lora[i]["a"]) @ lora[i]["b"]  # α/r = 1 with α = r
-            h = act(z)
-        return dense(layers[-1], h)
+        return h
+
+    net = {"mlp": _mlp, "pirate": _pirate}[cfg.arch](cfg, d_in, output_dim, embed)
 
     if not adapters:
-        return Model(init, lambda params, buffers, x: trunk(params, buffers, x))
+        return Model(net.init, lambda params, buffers, x: net.apply(params, buffers, x))
 
     rank = adapters["rank"]
-    hidden = list(range(cfg.depth))
-    where = {"all": hidden, "last": hidden[-1:], "first": hidden[:1]}[adapters["placement"]]
+    groups = net.groups
+    where = {"all": [i for g in groups for i in g], "last": groups[-1], "first": groups[0]}[adapters["placement"]]
 
     def init_with_adapters(key):
-        layers, buffers = init(key)  # the same trunk as the run without adapters
+        trunk, buffers = net.init(key)  # the same trunk as the run without adapters
         k_ad = jax.random.fold_in(key, 0x5AD)
         ads = []
         for k in range(num_losses):
             per = []
             for j, i in enumerate(where):
-                fan_in = sizes[i]
+                fan_in, fan_out = net.slots[i]
                 a = jax.random.normal(jax.random.fold_in(k_ad, k * 1000 + j), (fan_in, rank)) / math.sqrt(fan_in)
-                per.append({"a": a, "b": jnp.zeros((rank, sizes[i + 1]))})
+                per.append({"a": a, "b": jnp.zeros((rank, fan_out))})
             ads.append(per)
-        return {"trunk": layers, "adapters": ads}, buffers
+        return {"trunk": trunk, "adapters": ads}, buffers
 
     def apply_with_adapters(params, buffers, x, k=None):
         lora = None if k is None else dict(zip(where, params["adapters"][k]))
-        return trunk(params["trunk"], buffers, x, lora)
+        return net.apply(params["trunk"], buffers, x, lora)
 
     return Model(init_with_adapters, apply_with_adapters)
 

@@ -16,7 +16,15 @@ A :class:`Problem` is data plus pure functions:
   ``params`` (the PDE parameters), ``time_dependent``, ``description``;
 * ``unknowns``: initial values of trainable PDE parameters (inverse problems; scalars or arrays),
   ``true_unknowns`` the true values of the scalar ones; both go into the summary
-  (``unknowns``, ``unknowns_error``), and ``unknowns_metrics`` may add derived quantities.
+  (``unknowns``, ``unknowns_error``), and ``unknowns_metrics`` may add derived quantities;
+* ``eval_sets`` (optional): extra evaluation sets derived from the reference (e.g. published
+  benchmark values at a few points), ``eval_sets(reference) -> {name: EvalSet}``; the summary
+  column ``rel_l2_sets`` holds the trained network's relative L2 error on each.
+
+Solver references verify themselves while they are built: :func:`verify` compares measured
+quantities (self-convergence, agreement with published data, conservation) with documented
+tolerances, raises :class:`VerificationError` when one fails, and returns the record stored in the
+reference's provenance under ``"verification"``.
 
 All randomness (collocation points, data noise) comes from the key the training loop passes in,
 which is derived from the run seed.
@@ -26,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -84,6 +92,54 @@ class Reference:
             )
 
 
+class EvalSet(NamedTuple):
+    """An extra evaluation set: at ``points[i]`` (k × d) output ``output[i]`` should be ``values[i]``.
+
+    The error reported for it is ‖pred[i, output[i]] − values[i]‖₂ / ‖values‖₂ over the k points.
+    """
+
+    points: np.ndarray
+    output: np.ndarray
+    values: np.ndarray
+
+
+class VerificationError(ValueError):
+    """A reference failed a verification check while being built (the reference is not written)."""
+
+
+def verify(checks: Mapping[str, tuple], what: str = "reference") -> dict[str, dict]:
+    """Check measured quantities against tolerances; the record for ``provenance["verification"]``.
+
+    ``checks`` maps a check name to ``(value, tolerance)`` (passes when ``value <= tolerance``) or
+    ``(value, tolerance, enforced)``. ``value`` ``None`` means the quantity could not be computed:
+    an enforced check then fails, one that is not enforced is recorded with ``passed: None`` and the
+    reason (``value`` may also be a string giving it). A check that is not enforced but was measured
+    is recorded with its outcome and ``"enforced": False``. Every enforced check that fails is named
+    with its value and tolerance in one :class:`VerificationError`.
+    """
+    record, failed = {}, []
+    for name, spec in checks.items():
+        value, tol, enforced = (tuple(spec) + (True,))[:3]
+        if value is None or isinstance(value, str):
+            entry = {"value": None, "tolerance": float(tol), "passed": None,
+                     "note": value or "could not be computed"}
+            if enforced:
+                failed.append(f"{name}: not computed ({entry['note']}); tolerance {tol:.3g}")
+                entry["passed"] = False
+        else:
+            v = float(value)
+            ok = bool(np.isfinite(v) and v <= tol)
+            entry = {"value": v, "tolerance": float(tol), "passed": ok}
+            if not enforced:
+                entry["enforced"] = False
+            elif not ok:
+                failed.append(f"{name} = {v:.4g} exceeds tolerance {tol:.3g}")
+        record[name] = entry
+    if failed:
+        raise VerificationError(f"{what} failed verification: " + "; ".join(failed))
+    return record
+
+
 @dataclass(frozen=True, eq=False)
 class Problem:
     name: str
@@ -104,6 +160,9 @@ class Problem:
     # errors, for unknowns that are not scalars (e.g. a coefficient field). Scalars are reported
     # automatically against ``true_unknowns``.
     unknowns_metrics: Callable[[Mapping[str, Any]], Mapping[str, float]] | None = None
+    # Optional: extra evaluation sets derived from the reference (e.g. published benchmark values),
+    # reference → {name: EvalSet}; the summary reports the relative L2 error on each (rel_l2_sets).
+    eval_sets: Callable[[Reference], Mapping[str, EvalSet]] | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:

@@ -43,6 +43,9 @@ SUMMARY_SCHEMA = pa.schema([
     ("rel_l2", pa.float64()),
     ("rel_l2_best", pa.float64()),
     ("rel_l2_by_output", pa.map_(pa.string(), pa.float64())),
+    # final relative L2 error on each extra evaluation set of the problem (Problem.eval_sets, e.g.
+    # ldc: ghia1982 = the published centreline values); null for problems without such sets
+    ("rel_l2_sets", pa.map_(pa.string(), pa.float64())),
     ("loss_final", pa.float64()),
     ("grad_norm_final", pa.float64()),
     ("unknowns", pa.map_(pa.string(), pa.float64())),

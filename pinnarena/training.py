@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -394,49 +395,69 @@ def train_seeds(cfgs: list[RunConfig], log: Callable[[str], None] | None = None,
         raise ValueError("train_seeds: seeds must be distinct")
     cfg = cfgs[0]
     with jax.default_matmul_precision(None if cfg.matmul_precision == "default" else cfg.matmul_precision):
-        if remedies.parts(cfg.remedy)[1] == "auto":  # the regime may differ per seed: one at a time
-            return [_train_auto(c, log, checkpoint_dir if len(cfgs) == 1 else None) for c in cfgs]
+        if remedies.parts(cfg.remedy)[1] == "auto":
+            return _train_auto(cfgs, log, checkpoint_dir)
         return _train(cfgs, log, checkpoint_dir)
 
 
-def _train_auto(cfg: RunConfig, log, checkpoint_dir) -> Outcome:
-    """Diagnostic-first selection (pinnarena/remedies/auto.py): profile, classify, continue."""
+def _train_auto(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
+    """Diagnostic-first selection (pinnarena/remedies/auto.py): profile, classify, continue.
+
+    The profile (remedy ``none``) of all seeds runs as one vmapped batch; each seed's regime is
+    classified from its own profile, and the seeds that chose the same remedy continue together
+    (one vmapped batch per choice, checkpointed in ``checkpoint_dir/auto-<choice>``). The profile
+    is deterministic, so a resumed job re-profiles and finds the same groups.
+    """
     from pinnarena.remedies.auto import choice, classify_regime
 
+    cfg = cfgs[0]
     a = remedies.make(cfg.remedy, **cfg.remedy_hp).auto
     P = min(a["profile_steps"], cfg.steps)
-    prof_cfg = dataclasses.replace(cfg, remedy="none", remedy_hp={}, steps=P, eval_every=a["profile_every"])
-    [prof] = _train([prof_cfg], log, None)
-    series = prof.curves[1:] or prof.curves
-    regime, stats = classify_regime([r["align_intra"] for r in series], [r["grad_norm_ratio"] for r in series],
-                                    a["conflict_threshold"], a["persistent_share"], a["imbalance_ratio"])
-    chosen = choice(regime, a["reweighting"])
-    extra = {"regime": regime, "auto_choice": chosen, **{f"regime_{k}": v for k, v in stats.items()}}
-    if log:
-        log(f"[{cfg.problem} auto seed {cfg.seed}] regime {regime} ({stats}) → {chosen}")
-    if P >= cfg.steps or prof.status != "ok":
-        prof.extra = extra
-        return prof
-    hp = {"rank": a["rank"]} if chosen.startswith("adapters") else {}
-    cont_cfg = dataclasses.replace(cfg, remedy=chosen, remedy_hp=hp, steps=cfg.steps - P)
+    profs = _train([dataclasses.replace(c, remedy="none", remedy_hp={}, steps=P, eval_every=a["profile_every"])
+                    for c in cfgs], log, None)
+    picks, extras = [], []
+    for c, prof in zip(cfgs, profs):
+        series = prof.curves[1:] or prof.curves
+        regime, stats = classify_regime([r["align_intra"] for r in series], [r["grad_norm_ratio"] for r in series],
+                                        a["conflict_threshold"], a["persistent_share"], a["imbalance_ratio"])
+        picks.append(choice(regime, a["reweighting"]))
+        extras.append({"regime": regime, "auto_choice": picks[-1], **{f"regime_{k}": v for k, v in stats.items()}})
+        if log:
+            log(f"[{c.problem} auto seed {c.seed}] regime {regime} ({stats}) → {picks[-1]}")
+    out: list[Outcome | None] = list(profs)
+    groups: dict[str, list[int]] = {}
+    for i, (prof, chosen) in enumerate(zip(profs, picks)):
+        if P < cfg.steps and prof.status == "ok":
+            groups.setdefault(chosen, []).append(i)
+    for chosen, idx in groups.items():
+        by_seed = {cfgs[i].seed: profs[i] for i in idx}
+        hp = {"rank": a["rank"]} if chosen.startswith("adapters") else {}
 
-    def start(setup: Setup, init: Carry) -> Carry:
-        p = prof.carry.params
-        net = {"trunk": p["net"], "adapters": init.params["net"]["adapters"]} if setup.remedy.adapters else p["net"]
-        params = {"net": net, "pde": p["pde"]}
-        return prof.carry._replace(params=params, opt_state=setup.optimizer.init(params), rem_state=init.rem_state,
-                                   last_update=jnp.zeros_like(init.last_update), prev_update=jnp.zeros_like(init.prev_update))
+        def start(setup: Setup, init: Carry, by_seed=by_seed) -> Carry:
+            prof = by_seed[setup.cfg.seed]
+            p = prof.carry.params
+            net = {"trunk": p["net"], "adapters": init.params["net"]["adapters"]} if setup.remedy.adapters else p["net"]
+            params = {"net": net, "pde": p["pde"]}
+            return prof.carry._replace(params=params, opt_state=setup.optimizer.init(params), rem_state=init.rem_state,
+                                       last_update=jnp.zeros_like(init.last_update),
+                                       prev_update=jnp.zeros_like(init.prev_update))
 
-    [cont] = _train([cont_cfg], log, checkpoint_dir, start=start, skip_first_eval=True)
-    cont.curves = prof.curves + cont.curves
-    for r in cont.curves[len(prof.curves):]:
-        r["train_seconds"] += prof.train_seconds
-    cont.train_seconds += prof.train_seconds
-    cont.eval_seconds += prof.eval_seconds
-    cont.compile_seconds += prof.compile_seconds
-    cont.setup_seconds += prof.setup_seconds
-    cont.extra = extra
-    return cont
+        ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"auto-{chosen}"
+        conts = _train([dataclasses.replace(cfgs[i], remedy=chosen, remedy_hp=hp, steps=cfg.steps - P) for i in idx],
+                       log, ckpt, start=start, skip_first_eval=True)
+        for i, cont in zip(idx, conts):
+            prof = profs[i]
+            cont.curves = prof.curves + cont.curves
+            for r in cont.curves[len(prof.curves):]:
+                r["train_seconds"] += prof.train_seconds
+            cont.train_seconds += prof.train_seconds
+            cont.eval_seconds += prof.eval_seconds
+            cont.compile_seconds += prof.compile_seconds
+            cont.setup_seconds += prof.setup_seconds
+            out[i] = cont
+    for o, extra in zip(out, extras):
+        o.extra = extra
+    return out
 
 
 def _train(cfgs: list[RunConfig], log, checkpoint_dir, start=None, skip_first_eval=False) -> list[Outcome]:

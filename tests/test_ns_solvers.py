@@ -7,13 +7,19 @@ Tolerances (measured values in comments):
 * Kolmogorov: divergence < 1e-12; energy budget mismatch < 1e-3 of the largest budget term
   (measured 3e-5 at 64²); Re = 1000 over t ∈ [0, 0.25], 128² vs 256²: velocity < 1e-2 and
   vorticity < 5e-2 of their maxima (measured 1.8e-3 and 2.4e-2).
+
+The references verify themselves while being built (problems/ldc.py and problems/kolmogorov.py,
+constants ``TOL_*`` with their measurements): the tests below check that a failing check raises
+and a passing build records ``provenance["verification"]``; the high-Re checks are ``slow``.
 """
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pinnarena import problems
+from pinnarena.problem import VerificationError, verify
 from pinnarena.problems import kolmogorov as kolmo
 from pinnarena.problems import ldc
 from pinnarena.problems.solvers import cavity
@@ -135,6 +141,131 @@ def test_kolmogorov_initial_series_matches_grid():
     np.testing.assert_allclose(series, np.c_[u[i, j], v[i, j], w[i, j]], atol=1e-10)
 
 
+@pytest.mark.slow
+def test_cavity_matches_ghia_classic_lid_high_re():
+    """Re = 3200 … 10⁴ on 257² (classic lid, one continuation path), against the reference rule's
+    tolerance (measured 0.035 / 0.014 / 0.013 / 0.020; the rule itself uses 513²: 0.045 / 0.017 /
+    0.023 / 0.028)."""
+    sols = {int(s["Re"]): s for s in cavity.solve_cavity_path(cavity.continuation_path(10000.0), 256, "classic")}
+    errors = {}
+    for re in (3200, 5000, 7500, 10000):
+        sol = sols[re]
+        g = ldc.ghia_centreline(re)
+        errors[re] = np.abs(ldc._at(sol, g["points"], g["output"]) - g["values"]).max()
+    assert all(e < ldc.TOL_GHIA_MAX_ABS[re] for re, e in errors.items()), errors
+
+
+def test_cavity_grid_sequencing_gives_the_continuation_solution():
+    path = cavity.continuation_path(1000.0)
+    direct = cavity.solve_cavity_path(path, 64)[-1]
+    coarse = cavity.solve_cavity_path(path, 32)[-1]
+    seq = cavity.solve_cavity_path([1000.0], 64, initial=coarse)[-1]
+    assert seq["newton_iterations"][-1] < sum(direct["newton_iterations"])
+    for k in ("u", "v", "p"):
+        np.testing.assert_allclose(seq[k], direct[k], atol=1e-10)
+
+
+def test_cavity_grid_sequencing_falls_back(monkeypatch):
+    """If Newton from the N/2 solution at the target Re fails, start one Re earlier; then continuation."""
+    path = cavity.continuation_path(1000.0)
+    coarse = cavity.solve_cavity_path(path, 32)
+    real = cavity.solve_cavity_path
+
+    def flaky(res, N, lid="smoothed", tol=1e-9, initial=None, max_iter=40):
+        if initial is not None and len(res) == 1:
+            raise RuntimeError("no convergence")
+        return real(res, N, lid, tol, initial, max_iter)
+
+    monkeypatch.setattr(cavity, "solve_cavity_path", flaky)
+    sol, how = ldc._solve(path, 64, "smoothed", coarse)
+    assert how == "grid sequencing from N/2 at Re = 400" and sol["Re"] == 1000.0
+    sol2, how2 = ldc._solve(path, 64, "smoothed", coarse[-1:])
+    assert how2 == "continuation in Re"
+    np.testing.assert_allclose(sol["u"], sol2["u"], atol=1e-10)
+
+
+# ----------------------------------------------------------------------------- verification
+def test_verify_records_and_raises():
+    rec = verify({"a": (1e-3, 1e-2), "b": ("not computed for this tier", 1.0, False), "c": (5.0, 1.0, False)})
+    assert rec["a"] == {"value": 1e-3, "tolerance": 1e-2, "passed": True}
+    assert rec["b"]["passed"] is None and rec["b"]["value"] is None and "tier" in rec["b"]["note"]
+    assert rec["c"]["passed"] is False and rec["c"]["enforced"] is False  # measured, not enforced
+    with pytest.raises(VerificationError, match=r"a = 0\.5 exceeds tolerance 0\.01"):
+        verify({"a": (0.5, 1e-2), "b": (0.0, 1.0)})
+    with pytest.raises(VerificationError, match="a: not computed"):  # never silently passed
+        verify({"a": (None, 1e-2)})
+    with pytest.raises(VerificationError, match="exceeds"):
+        verify({"a": (float("nan"), 1e-2)})
+
+
+def test_cavity_full_build_records_verification():
+    ref = ldc.build_reference(100.0, 96, full=True)  # 97² vs 49², classic lid vs Ghia on 97²
+    ver = ref.provenance["verification"]
+    assert set(ver) == {"newton_residual", "ghia1982_classic_lid_max_abs", "self_convergence_rel_l2_uv_vs_N/2",
+                        "self_convergence_rel_l2_p_vs_N/2"}
+    assert all(v["passed"] is True for v in ver.values()), ver
+    assert ref.provenance["initial_guess"] == "grid sequencing from N/2"
+    # the smoke tier records what it did not compute instead of passing it
+    smoke = ldc.build_reference(100.0, 48, full=False).provenance["verification"]
+    assert smoke["newton_residual"]["passed"] is True
+    assert smoke["self_convergence_rel_l2_uv_vs_N/2"]["passed"] is None
+
+
+def test_cavity_verification_fails_loudly(monkeypatch, tmp_path, capsys):
+    from pinnarena import cli
+
+    # a genuinely too coarse grid: 65² vs 33² at Re = 100 (uv 0.035 > 0.03, p 0.18 > 0.15)
+    with pytest.raises(VerificationError, match=r"Re = 100, grid 65².*self_convergence_rel_l2_uv_vs_N/2 = 0\.03"):
+        ldc.build_reference(100.0, 64, full=True)
+    monkeypatch.setattr(ldc, "TOL_NEWTON_RESIDUAL", 0.0)
+    with pytest.raises(VerificationError, match="newton_residual = .* exceeds tolerance 0"):
+        ldc.build_reference(100.0, 48, full=False)
+    # the reference rule's command fails and writes nothing
+    out = tmp_path / "ref.npz"
+    assert cli.main(["reference", "ldc-re100", "--tier", "smoke", "--out", str(out)]) != 0
+    assert "newton_residual" in capsys.readouterr().err and not out.exists()
+    monkeypatch.undo()
+    prov = ldc.build_reference(100.0, 48, full=False).provenance
+    prov["self_convergence_rel_l2_vs_N/2"] = "N/2 solve failed: no convergence"  # a failed coarse solve
+    with pytest.raises(VerificationError, match="self_convergence_rel_l2_uv_vs_N/2: not computed"):
+        ldc.verify_reference(prov, 100.0, enforce=True)
+    prov["self_convergence_rel_l2_vs_N/2"] = {"uv": 0.5, "p": 0.01}
+    prov["ghia1982"]["solver_classic_vs_ghia_max_abs"] = 0.01
+    with pytest.raises(VerificationError, match="self_convergence_rel_l2_uv_vs_N/2 = 0.5 exceeds"):
+        ldc.verify_reference(prov, 100.0, enforce=True)
+
+
+def test_kolmogorov_verification(monkeypatch):
+    ref = kolmo.build_reference(1000.0, "smoke")
+    ver = ref.provenance["verification"]
+    assert ver["divergence_rel"]["passed"] and ver["energy_budget_max_rel_mismatch"]["passed"]
+    assert ver["resolution_rel_l2_omega_vs_M/2"]["passed"] is None  # no M/2 run at the smoke tier
+    assert ver["spectrum_tail_ratio"]["enforced"] is False
+    prov = dict(ref.provenance, **{"resolution_check_rel_l2_vs_M/2": {"u": 1e-3, "v": 1e-3, "omega": 0.3},
+                                   "spectrum_tail_ratio": 1e-8})
+    with pytest.raises(VerificationError, match="resolution_rel_l2_omega_vs_M/2 = 0.3 exceeds tolerance 0.1"):
+        kolmo.verify_reference(prov, 1000.0, full=True)
+    monkeypatch.setattr(kolmo, "TOL_ENERGY_BUDGET", 0.0)
+    with pytest.raises(VerificationError, match="energy_budget_max_rel_mismatch"):
+        kolmo.build_reference(1000.0, "smoke")
+
+
+@pytest.mark.slow
+def test_kolmogorov_resolution_doubling_re10000():
+    """What the standard reference rule checks at Re = 10⁴: 256² vs 512² over the whole window."""
+    times = [float(t) for t in np.round(np.linspace(0.0, kolmo.T_END, 11), 10)]
+    s1, sv1, _ = kolmo.simulate(10000.0, 256, times)
+    s2, sv2, d2 = kolmo.simulate(10000.0, 512, times)
+    _, v1 = kolmo._sample(s1, sv1, times, 4)
+    _, v2 = kolmo._sample(s2, sv2, times, 8)
+    rel = np.linalg.norm(v1 - v2, axis=0) / np.linalg.norm(v2, axis=0)
+    assert all(r < kolmo.TOL_RESOLUTION[k] for r, k in zip(rel, ("u", "v", "omega"))), rel
+    spec = s2.spectrum(sv2[times[-1]])
+    assert spec[512 // 3] / spec[1:].max() < kolmo.TOL_SPECTRUM_TAIL
+    assert d2["divergence_max"] / d2["vorticity_max"] < kolmo.TOL_DIVERGENCE_REL
+    assert d2["energy_budget_max_rel_mismatch"] < kolmo.TOL_ENERGY_BUDGET
+
+
 # ----------------------------------------------------------------------------- problems
 @pytest.mark.parametrize("name", LDC_NAMES + KOLMO_NAMES)
 def test_smoke_reference_and_metadata(name):
@@ -150,7 +281,50 @@ def test_smoke_reference_and_metadata(name):
         assert meta["kind"] == "forward" and meta["n_losses"] == 3
         assert meta["output_names"] == ["u", "v", "p"]
         assert "ghia1982" in ref.provenance
+        assert set(prob.eval_sets(ref)) == {"ghia1982", "ghia1982-solver-smoothed"}
     else:
         assert meta["kind"] == ("forward" if name.endswith("re100") else "turbulent")
         assert meta["n_losses"] == 4 and meta["time_dependent"]
         assert ref.provenance["divergence_max"] < 1e-12
+        assert prob.eval_sets is None
+
+
+# ----------------------------------------------------------------------------- runs
+def test_run_reports_error_on_the_ghia_sets(tmp_path, monkeypatch):
+    """rel_l2_sets: each seed of a vmapped batch gets its own network's error on both ldc sets (as a
+    direct evaluation gives it), the row fits the schema, and it is null without sets."""
+    import types
+
+    import jax
+    import jax.numpy as jnp
+    import pyarrow.parquet as pq
+
+    from pinnarena.config import resolve
+    from pinnarena.results import summary_table, write_parquet_atomic
+    from pinnarena.runner import _eval_sets, _finished_row
+    from pinnarena.training import train_seeds
+
+    monkeypatch.setenv("PINNARENA_REFERENCE_DIR", str(tmp_path / "refs"))
+    tiny = {"model.width": 16, "model.depth": 2, "eval_every": 10, "points_scale": 0.125,
+            "reference_tier": "smoke", "stationary": False}
+    cfgs = [resolve("ldc-re100", "adam", "none", seed, steps=20, sets=tiny) for seed in (0, 1)]
+    outcomes = train_seeds(cfgs)
+    found = []
+    for cfg, res in zip(cfgs, outcomes):
+        row = _finished_row(cfg, res)
+        sets = row["rel_l2_sets"]
+        assert set(sets) == {"ghia1982", "ghia1982-solver-smoothed"}
+        g = res.problem.eval_sets(res.problem.reference("smoke"))["ghia1982"]
+        net, bufs = res.carry.params["net"], res.carry.buffers
+        pred = np.asarray(jax.vmap(lambda x: res.setup.model.apply(net, bufs, x))(jnp.asarray(g.points, res.setup.ref_data[0].dtype)))
+        want = np.linalg.norm(pred[np.arange(len(g.output)), g.output] - g.values) / np.linalg.norm(g.values)
+        np.testing.assert_allclose(sets["ghia1982"], want, rtol=1e-4)
+        assert all(np.isfinite(v) and v > 0 for v in sets.values())
+        write_parquet_atomic(summary_table(row), tmp_path / f"s{cfg.seed}" / "summary.parquet")
+        found.append(dict(pq.read_table(tmp_path / f"s{cfg.seed}" / "summary.parquet").to_pandas()["rel_l2_sets"].iloc[0]))
+    assert found[0] != found[1]  # each seed's own network
+    # a problem without sets: null in the row and in the file
+    res = types.SimpleNamespace(problem=problems.get("poisson-2d-k1"))
+    assert res.problem.eval_sets is None and _eval_sets(cfgs[0], res) is None
+    write_parquet_atomic(summary_table({"run_id": "x", "status": "ok", "rel_l2_sets": None}), tmp_path / "p.parquet")
+    assert pd.read_parquet(tmp_path / "p.parquet")["rel_l2_sets"].isna().all()

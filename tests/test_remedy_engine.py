@@ -106,3 +106,28 @@ def test_auto_reports_its_regime_and_continues(tmp_path):
     assert row["regime"] in ("persistent-conflict", "magnitude-imbalance", "low-conflict")
     assert row["auto_choice"] == choice(row["regime"], "grad-norm")
     assert row["regime_profile_points"] == 2
+
+
+def test_auto_batches_seeds_and_splits_them_by_choice(monkeypatch, tmp_path):
+    """Seeds profile together; each continues with its own choice, as a separate run would."""
+    import pinnarena.remedies.auto as auto_mod
+    from pinnarena.training import train_seeds
+
+    real = auto_mod.classify_regime
+    forced = {}  # profile index -> regime to report (the statistics stay real)
+
+    def cfg(seed):
+        return resolve("poisson-2d-k1", "adam", "auto", seed, steps=30,
+                       sets={**SMALL, "remedy.profile_steps": 10, "remedy.profile_every": 5})
+
+    monkeypatch.setattr(auto_mod, "classify_regime", lambda *a: (forced.pop(min(forced)), real(*a)[1]))
+    forced.update({0: "persistent-conflict", 1: "low-conflict"})
+    both = train_seeds([cfg(0), cfg(1)], checkpoint_dir=tmp_path / "ckpt")
+    assert [o.extra["auto_choice"] for o in both] == ["adapters+grad-norm", "none"]
+    assert [o.steps_done for o in both] == [30, 30] and all(o.status == "ok" for o in both)
+    assert both[0].n_params > both[1].n_params  # adapters were added to seed 0 only
+    for seed, regime, o in ((0, "persistent-conflict", both[0]), (1, "low-conflict", both[1])):
+        forced.update({0: regime})
+        [alone] = train_seeds([cfg(seed)])
+        assert alone.extra["auto_choice"] == o.extra["auto_choice"]
+        np.testing.assert_allclose([r["rel_l2"] for r in o.curves], [r["rel_l2"] for r in alone.curves], rtol=2e-3)

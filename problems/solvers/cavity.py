@@ -164,8 +164,16 @@ def solve_cavity(Re: float, N: int = 128, lid: str = "smoothed", tol: float = 1e
     return solve_cavity_path(continuation_path(Re), N, lid, tol)[-1]
 
 
-def solve_cavity_path(res, N: int = 128, lid: str = "smoothed", tol: float = 1e-9):
-    """Solutions at each Re in ``res`` (increasing), each Newton solve started from the previous."""
+def solve_cavity_path(res, N: int = 128, lid: str = "smoothed", tol: float = 1e-9, initial: dict | None = None,
+                      max_iter: int = 40):
+    """Solutions at each Re in ``res`` (increasing), each Newton solve started from the previous.
+
+    ``initial``: a solution of this module (on this or another grid, e.g. N/2; or with the other
+    lid) whose ψ and ω, interpolated to this grid, start the first Newton solve (grid sequencing).
+    Newton then needs a few iterations at the target Re instead of the whole continuation path on
+    the fine grid; the converged discrete solution is the same (the root of the same system).
+    ``max_iter``: Newton iterations per Re before giving up (RuntimeError).
+    """
     t0 = time.perf_counter()
     out = []
     ops = _Operators(int(N))
@@ -176,12 +184,21 @@ def solve_cavity_path(res, N: int = 128, lid: str = "smoothed", tol: float = 1e-
     # lid rows: ω_w + (8ψ_1 − ψ_2)/(2h²) = 3 ∂_nψ/h with ∂_nψ = −U_lid
     bc_rhs[n * n + ops.lid_nodes] = -3.0 * ulid[1:-1] / h
     z = np.zeros(2 * n * n)
+    if initial is not None:
+        z = np.r_[_regrid(initial, "psi", x).ravel(), _regrid(initial, "omega", x).ravel()]
     iters = []
     for Re in res:
-        z, it, resid = _newton(ops, z, Re, bc_rhs, tol=tol * max(1.0, 1.0 / h**2 * 1e-4))
+        z, it, resid = _newton(ops, z, Re, bc_rhs, tol=tol * max(1.0, 1.0 / h**2 * 1e-4), max_iter=max_iter)
         iters.append(it)
         out.append(_fields(ops, z, Re, x, ulid, lid, iters, resid, time.perf_counter() - t0, N))
     return out
+
+
+def _regrid(sol, field, x):
+    """A node field of ``sol`` interpolated (bicubic) to the nodes x × x of another grid."""
+    if len(sol["x"]) == len(x):
+        return np.asarray(sol[field], float)
+    return RectBivariateSpline(sol["x"], sol["y"], sol[field], kx=3, ky=3)(x, x)
 
 
 def _fields(ops, z, Re, x, ulid, lid, iters, resid, seconds, N):
