@@ -19,7 +19,9 @@ A *method* is an optimizer together with a remedy (``method = "optimizer + remed
   (``ttt_seconds``, ``ttt_grad_evals``; a missed seed counts as ``inf``, so the median is ``inf``
   once half the seeds miss) and ``target_hit_rate``;
 - stationary-point and regime fields when the summaries carry them (``stationary_label``,
-  ``hess_*``, ``regime`` …): numbers as the median over seeds, labels as the most common one.
+  ``hess_*``, ``regime`` …): numbers as the median over seeds, labels as the most common one;
+- the errors on a problem's extra evaluation sets (summary map ``rel_l2_sets``, e.g. the Ghia
+  et al. 1982 centreline values of the cavity) as ``rel_l2_set_<name>``, median over seeds.
 
 A group whose runs all failed still has its row, with NaN errors and failure rate 1.
 """
@@ -39,8 +41,21 @@ N_BOOT = 2000
 BOOT_SEED = 20261
 # Summary fields the leaderboard carries over when present (per seed → median or most common label).
 EXTRA_PREFIXES = ("stationary", "hess", "regime", "saddle", "newton_")
-_SKIP = {"run_id", "config", "rel_l2_by_output", "unknowns", "unknowns_error", "unknowns_metrics", "error",
+_SKIP = {"run_id", "config", "rel_l2_by_output", "rel_l2_sets", "unknowns", "unknowns_error", "unknowns_metrics", "error",
          "device", "jax_version", "pinnarena_version", "git_commit", "precision"}
+
+
+def flatten_sets(summaries: pd.DataFrame) -> pd.DataFrame:
+    """The ``rel_l2_sets`` map as one column ``rel_l2_set_<name>`` per evaluation set (NaN where absent)."""
+    if "rel_l2_sets" not in summaries:
+        return summaries.copy()
+    maps = [dict(m) if m is not None and not (isinstance(m, float) and np.isnan(m)) else {}
+            for m in summaries["rel_l2_sets"]]
+    names = sorted({k for m in maps for k in m})
+    out = summaries.copy()
+    for n in names:
+        out[f"rel_l2_set_{n}"] = [float(m.get(n, np.nan)) for m in maps]
+    return out
 
 
 def method_name(optimizer: str, remedy: str) -> str:
@@ -145,7 +160,7 @@ def leaderboard(summaries: pd.DataFrame, curves: pd.DataFrame | None = None,
     """The leaderboard table (see the module docstring); ``targets`` maps problem → {rel_l2, provenance}."""
     if summaries.empty:
         return pd.DataFrame(columns=GROUP + ["method", "n_runs", "failure_rate", "rel_l2_median"])
-    summaries = summaries.copy()
+    summaries = flatten_sets(summaries)
     if "study" not in summaries or summaries["study"].isna().all():
         summaries["study"] = summaries.get("suite", "default")
     summaries["study"] = summaries["study"].fillna("default")

@@ -121,3 +121,18 @@ def test_leaderboard_is_grouped_by_study(data):
     b = leaderboard(s2, c)
     assert len(b[(b.method == "adam + none")]) == 2
     assert b[(b.study == "other")]["rel_l2_median"].tolist() == [pytest.approx(0.9)]
+
+
+def test_extra_evaluation_sets_become_median_columns():
+    """rel_l2_sets maps (e.g. the cavity's Ghia set) → rel_l2_set_<name>, median over seeds; NaN elsewhere."""
+    s = pd.DataFrame([
+        run("a", seed=0, problem="ldc", rel_l2_sets=[("ghia1982", 0.2), ("solver", 0.1)]),
+        run("b", seed=1, problem="ldc", rel_l2_sets=[("ghia1982", 0.4), ("solver", 0.3)]),
+        run("c", seed=2, problem="ldc", rel_l2_sets=[("ghia1982", 0.9), ("solver", 0.2)]),
+        run("d", seed=0, problem="poisson", rel_l2_sets=None),
+    ])
+    board = leaderboard(s).set_index("problem")
+    assert board.loc["ldc", "rel_l2_set_ghia1982"] == pytest.approx(0.4)
+    assert board.loc["ldc", "rel_l2_set_solver"] == pytest.approx(0.2)
+    assert math.isnan(board.loc["poisson", "rel_l2_set_ghia1982"])
+    assert "rel_l2_sets" not in board
