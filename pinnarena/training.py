@@ -6,8 +6,9 @@ batch, key, step, counters). One step is a pure function of the carry:
 1. every ``resample_every`` steps (if > 0), redraw the resampled terms' points from
    ``fold_in(data_key, step)``;
 2. losses L (K,) and the combined gradient g: when the remedy needs per-loss gradients at this
-   step, G = [∇L_1; …; ∇L_K] is built from one reverse pass per loss (each over its own points,
-   so together they cost one gradient of Σ L) and the remedy returns g; otherwise
+   step, G = [∇L_1; …; ∇L_K] is built from one reverse pass per loss (each over its own points)
+   and the remedy returns g; a remedy whose weights depend on the losses alone (``loss_only``)
+   gets L first and g = (∂L/∂θ)ᵀ w is one vector–Jacobian product; otherwise
    g = ∇ Σ_k w_k L_k with the remedy's current weights, in a single reverse pass;
 3. the optimizer update, given ``value``, ``grad`` and ``value_fn`` (objective Σ w_k L_k) so that
    line-search methods work;
@@ -70,6 +71,11 @@ class Setup:
     n_params: int
     n_net_params: int
     unravel: Callable
+    carry_for: Callable  # seed -> initial Carry of the same configuration with that seed
+
+    def for_seed(self, cfg: RunConfig) -> "Setup":
+        """This setup for ``cfg``, which differs only in its seed (shares every built function)."""
+        return dataclasses.replace(self, cfg=cfg, init_carry=self.carry_for(cfg.seed))
 
 
 def _schedule(cfg: RunConfig, lr):
@@ -124,12 +130,17 @@ def build(cfg: RunConfig) -> Setup:
                  for k, t in enumerate(terms) if t.resample}
         return cast(params), cast(buffers), cast(batch), k_data
 
-    params, buffers, batch, k_data = jax.jit(initial_state)(jax.random.PRNGKey(cfg.seed))
-    # fixed terms (data) may draw from NumPy references, so they are sampled eagerly, with the
-    # same key that Problem.sample would use
-    batch.update(cast({t.name: t.sample(jax.random.fold_in(k_data, k), cfg.batch[t.name])
-                       for k, t in enumerate(terms) if not t.resample}))
-    batch = {t.name: batch[t.name] for t in terms}
+    initial_state_c = jax.jit(initial_state)
+
+    def seed_state(seed: int):
+        params, buffers, batch, k_data = initial_state_c(jax.random.PRNGKey(seed))
+        # fixed terms (data) may draw from NumPy references, so they are sampled eagerly, with the
+        # same key that Problem.sample would use
+        batch.update(cast({t.name: t.sample(jax.random.fold_in(k_data, k), cfg.batch[t.name])
+                           for k, t in enumerate(terms) if not t.resample}))
+        return params, buffers, {t.name: batch[t.name] for t in terms}, k_data
+
+    params, buffers, batch, k_data = seed_state(cfg.seed)
     flat, unravel = ravel_pytree(params)
     n = flat.shape[0]
     K = len(terms)
@@ -239,6 +250,14 @@ def build(cfg: RunConfig) -> Setup:
             w = jnp.ones((K,), L.dtype) if w is None else w
             return jnp.dot(w, L), L, unravel(g.astype(flat.dtype)), new_state, w
 
+        def from_losses(_):
+            """Loss-only weightings: L and its pullback from one forward pass, g = (∂L/∂θ)ᵀ w."""
+            L, pullback = jax.vjp(lambda q: loss_vector(q, bufs, b), p)
+            w, new_state = remedy.loss_weights(L, rem_state)
+            w = w.astype(L.dtype)
+            (g,) = pullback(w)
+            return jnp.dot(w, L), L, g, new_state, w
+
         def without_G(_):
             w = remedy.weights(rem_state)
             val, L, g = weighted_value_and_grad(p, bufs, b, w)
@@ -246,9 +265,10 @@ def build(cfg: RunConfig) -> Setup:
 
         if remedy.refresh_every == 0:
             return without_G(None)
+        refresh = from_losses if remedy.loss_only else with_G
         if remedy.refresh_every == 1:
-            return with_G(None)
-        return jax.lax.cond(step % remedy.refresh_every == 0, with_G, without_G, None)
+            return refresh(None)
+        return jax.lax.cond(step % remedy.refresh_every == 0, refresh, without_G, None)
 
     def resample(b, step, data_key):
         fresh = {t.name: t.sample(jax.random.fold_in(jax.random.fold_in(data_key, step), k), cfg.batch[t.name])
@@ -316,23 +336,32 @@ def build(cfg: RunConfig) -> Setup:
             "pde": c.params["pde"],
         }
 
+    opt_init_c = jax.jit(optimizer.init)
+    rem_state0 = jax.jit(lambda: remedies.init_state(remedy, K, n))()
     zero = jnp.zeros([], jnp.int32)
-    init = Carry(
-        params=params,
-        opt_state=jax.jit(optimizer.init)(params),
-        rem_state=jax.jit(lambda: remedies.init_state(remedy, K, n))(),
-        batch=batch,
-        step=zero,
-        grad_evals=zero,
-        fun_evals=zero,
-        diverged_at=zero - 1,
-        last_update=jnp.zeros_like(flat),
-        prev_update=jnp.zeros_like(flat),
-        buffers=buffers,
-        data_key=k_data,
-    )
+
+    def carry_for(seed: int, state=None) -> Carry:
+        """The initial carry of ``seed``, with the compiled initialisers of this setup."""
+        params, buffers, batch, k_data = seed_state(seed) if state is None else state
+        return Carry(
+            params=params,
+            opt_state=opt_init_c(params),
+            rem_state=rem_state0,
+            batch=batch,
+            step=zero,
+            grad_evals=zero,
+            fun_evals=zero,
+            diverged_at=zero - 1,
+            last_update=jnp.zeros_like(flat),
+            prev_update=jnp.zeros_like(flat),
+            buffers=buffers,
+            data_key=k_data,
+        )
+
+    init = carry_for(cfg.seed, (params, buffers, batch, k_data))
     return Setup(cfg, problem, model, optimizer, remedy, loss_vector, chunk, evaluate, ref_data,
-                 init, n, count_params(params["net"]["trunk"] if remedy.adapters else params["net"]), unravel)
+                 init, n, count_params(params["net"]["trunk"] if remedy.adapters else params["net"]), unravel,
+                 carry_for)
 
 
 @dataclasses.dataclass
@@ -403,7 +432,8 @@ def train_seeds(cfgs: list[RunConfig], log: Callable[[str], None] | None = None,
 def _train_auto(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
     """Diagnostic-first selection (pinnarena/remedies/auto.py): profile, classify, continue.
 
-    The profile (remedy ``none``) of all seeds runs as one vmapped batch; each seed's regime is
+    The profile (remedy ``none``) of all seeds runs as one vmapped batch (or is taken from the
+    same process's identical run of ``none``, see ``_RECENT``); each seed's regime is
     classified from its own profile, and the seeds that chose the same remedy continue together
     (one vmapped batch per choice, checkpointed in ``checkpoint_dir/auto-<choice>``). The profile
     is deterministic, so a resumed job re-profiles and finds the same groups.
@@ -414,7 +444,7 @@ def _train_auto(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
     a = remedies.make(cfg.remedy, **cfg.remedy_hp).auto
     P = min(a["profile_steps"], cfg.steps)
     profs = _train([dataclasses.replace(c, remedy="none", remedy_hp={}, steps=P, eval_every=a["profile_every"])
-                    for c in cfgs], log, None)
+                    for c in cfgs], log, None, reuse=True)
     picks, extras = [], []
     for c, prof in zip(cfgs, profs):
         series = prof.curves[1:] or prof.curves
@@ -460,13 +490,44 @@ def _train_auto(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
     return out
 
 
-def _train(cfgs: list[RunConfig], log, checkpoint_dir, start=None, skip_first_eval=False) -> list[Outcome]:
+# Outcomes of the latest trainings in this process, by the run ids of their configs. The profile
+# of `auto` (``reuse=True``) takes one from here when the job has just trained the same
+# configuration: with remedy `none`, the profile's budget and its evaluation cadence, e.g. the
+# cell `none` beside `auto` when the profile is the whole budget. Nothing else reads it, so a
+# configuration trained twice on purpose is trained twice.
+_RECENT: dict[tuple[str, ...], list[Outcome]] = {}
+_RECENT_SIZE = 2
+
+
+def _copy(o: Outcome) -> Outcome:
+    return dataclasses.replace(o, curves=[dict(r) for r in o.curves], extra=dict(o.extra))
+
+
+def _train(cfgs: list[RunConfig], log, checkpoint_dir, start=None, skip_first_eval=False,
+           reuse=False) -> list[Outcome]:
+    """Train ``cfgs`` (one config, several seeds); with ``reuse``, take this process's identical training."""
+    key = tuple(c.run_id for c in cfgs)
+    if reuse and start is None and not skip_first_eval and key in _RECENT:
+        if log:
+            log(f"[{cfgs[0].problem}] seeds {[c.seed for c in cfgs]}: the same configuration was trained "
+                "earlier in this process; reusing its outcome")
+        return [_copy(o) for o in _RECENT[key]]
+    outs = _train_uncached(cfgs, log, checkpoint_dir, start, skip_first_eval)
+    if start is None and not skip_first_eval:
+        _RECENT[key] = [_copy(o) for o in outs]
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.pop(next(iter(_RECENT)))
+    return outs
+
+
+def _train_uncached(cfgs: list[RunConfig], log, checkpoint_dir, start, skip_first_eval) -> list[Outcome]:
     from pinnarena import checkpoint
 
     t0 = time.perf_counter()
     cfg = cfgs[0]
     S = len(cfgs)
-    setups = [build(c) for c in cfgs]
+    first = build(cfg)
+    setups = [first] + [first.for_seed(c) for c in cfgs[1:]]
     if start is not None:
         for x in setups:
             x.init_carry = start(x, x.init_carry)

@@ -8,7 +8,7 @@ import pytest
 
 from pinnarena import remedies
 from pinnarena.config import resolve
-from pinnarena.remedies.auto import choice, classify_regime
+from pinnarena.remedies.auto import REGIMES, choice, classify_regime
 from pinnarena.training import build
 
 SMALL = {"model.width": 8, "model.depth": 2, "points_scale": 0.05, "eval_every": 10, "stationary": False}
@@ -131,3 +131,48 @@ def test_auto_batches_seeds_and_splits_them_by_choice(monkeypatch, tmp_path):
         [alone] = train_seeds([cfg(seed)])
         assert alone.extra["auto_choice"] == o.extra["auto_choice"]
         np.testing.assert_allclose([r["rel_l2"] for r in o.curves], [r["rel_l2"] for r in alone.curves], rtol=2e-3)
+
+
+@pytest.mark.parametrize("name", ["relobralo", "softadapt", "causal+relobralo"])
+def test_loss_only_weightings_take_one_vjp_and_match_the_gradient_matrix_path(monkeypatch, name):
+    """relobralo/softadapt weigh by losses alone: the loop forms g = (∂L/∂θ)ᵀ w (one VJP); forcing
+    the per-loss-gradient path (G, then w @ G) must give the same trajectory."""
+    cfg = resolve("burgers", "adam", name, 0, steps=12, sets=SMALL)
+    fast = build(cfg)
+    assert fast.remedy.loss_only
+    c_fast = jax.jit(fast.step, static_argnums=1)(fast.init_carry, 12)
+    monkeypatch.setattr(type(fast.remedy), "loss_only", False)
+    slow = build(cfg)
+    c_slow = jax.jit(slow.step, static_argnums=1)(slow.init_carry, 12)
+    assert int(c_fast.step) == int(c_slow.step) == 12
+    for a, b in zip(jax.tree_util.tree_leaves(c_fast.params), jax.tree_util.tree_leaves(c_slow.params)):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6)
+    np.testing.assert_allclose(c_fast.rem_state["weights"], c_slow.rem_state["weights"], rtol=1e-5)
+    assert not np.allclose(c_fast.rem_state["weights"], c_fast.rem_state["weights"][0])  # the weights moved
+
+
+def test_loss_weights_is_only_for_loss_only_remedies():
+    with pytest.raises(NotImplementedError, match="loss_only"):
+        remedies.make("pcgrad").loss_weights(jnp.ones(2), {})
+
+
+def test_auto_takes_its_profile_from_the_identical_none_run_of_the_job(monkeypatch):
+    """When the profile is exactly the cell `none` just trained (same budget and cadence), the job
+    trains it once; auto still classifies every seed; another cadence is trained anew."""
+    from pinnarena import training
+
+    calls = []
+    real = training._train_uncached
+    monkeypatch.setattr(training, "_train_uncached", lambda cfgs, *a: calls.append(cfgs[0].remedy) or real(cfgs, *a))
+    monkeypatch.setattr(training, "_RECENT", {})
+    sets = {**SMALL, "eval_every": 10}
+    auto_sets = lambda every: {**sets, "remedy.profile_steps": 20, "remedy.profile_every": every}
+    none = training.train_seeds([resolve("burgers", "adam", "none", s, steps=20, sets=sets) for s in (0, 1)])
+    auto = training.train_seeds([resolve("burgers", "adam", "auto", s, steps=20, sets=auto_sets(10)) for s in (0, 1)])
+    assert calls == ["none"]
+    for n, a in zip(none, auto):
+        assert [r["loss_total"] for r in a.curves] == [r["loss_total"] for r in n.curves]
+        assert a.extra["regime"] in REGIMES
+        assert "regime" not in n.extra  # the none outcome was not touched by auto
+    training.train_seeds([resolve("burgers", "adam", "auto", s, steps=20, sets=auto_sets(5)) for s in (0, 1)])
+    assert calls == ["none", "none"]

@@ -24,7 +24,10 @@ combining remedy through ``+``: ``causal`` (time-chunk weights inside the residu
 composed name go to whichever part accepts them.
 
 Optional engine hooks a remedy may declare: ``needs_ntk = True`` — ``update`` then receives
-``ntk_traces`` (K,), the mean NTK diagonal of each loss term (see pinnarena.training).
+``ntk_traces`` (K,), the mean NTK diagonal of each loss term (see pinnarena.training);
+``loss_only = True`` — the weights depend on the losses alone (``loss_weights(losses, state) ->
+(w, state)``, with ``update`` = w @ G), so on refresh steps the loop forms g = Σ_k w_k ∇L_k as one
+vector–Jacobian product of the loss vector instead of K reverse passes.
 Add a remedy by adding a module to this folder that calls ``register``.
 """
 from __future__ import annotations
@@ -46,6 +49,7 @@ class Remedy:
     name = "remedy"
     refresh_every = 0
     needs_ntk = False
+    loss_only = False  # True: weights from the losses alone, see ``loss_weights``
     causal: dict | None = None  # set by the `causal` modifier: {"eps", "chunks"}
     adapters: dict | None = None  # set by the `adapters` modifier: {"rank", "placement", "eval_adapter"}
     auto: dict | None = None  # set by `auto`: profile settings and thresholds
@@ -58,6 +62,10 @@ class Remedy:
 
     def update(self, G, losses, state):
         return self.weights(state) @ G, state
+
+    def loss_weights(self, losses, state):
+        """(w, new state) from the losses alone; defined by ``loss_only`` remedies."""
+        raise NotImplementedError(f"remedy {self.name!r} does not weight by losses alone (loss_only is False)")
 
 
 MODIFIERS = ("causal", "adapters")

@@ -13,11 +13,12 @@ E[ρ]; ρ = 0 looks back to the losses of the first step. Here a small ``eps`` i
 denominators T L_i(t'), and the softmax is evaluated with the maximum subtracted (the same value,
 without overflow). g = Σ_i λ_i(t) ∇L_i.
 
-The weights depend on the losses only; the gradient matrix G is used solely to form the
-combination. They must evolve, so ``refresh_every`` must be ≥ 1 (with 0 the loop would never call
-``update``): with the default 1 the loop forms the per-loss gradients at every step (the same
-total work as one gradient of Σ L, spread over K reverse passes); with N > 1 the weights are
-updated every N steps, "t − 1" then meaning the previous refresh, and held in between.
+The weights depend on the losses only (``loss_only``): the training loop takes L from the forward
+pass, calls ``loss_weights`` and forms g = Σ_i λ_i ∇L_i as one vector–Jacobian product, so the
+remedy costs one gradient of the weighted sum, not K per-loss gradients; ``update(G, …)`` gives
+the same g from a gradient matrix. The weights must evolve, so ``refresh_every`` must be ≥ 1 (with
+0 the loop would never refresh them): with N > 1 they are updated every N steps, "t − 1" then
+meaning the previous refresh, and held in between.
 
 Randomness: ρ is drawn from ``fold_in(PRNGKey(seed), count)`` with ``count`` (the number of
 updates so far) kept in the state, so runs are reproducible and vmapped seeds stay independent
@@ -59,7 +60,10 @@ class ReLoBRaLo(Remedy):
         key = jax.random.fold_in(jax.random.PRNGKey(self.seed), count)
         return jax.random.bernoulli(key, self.rho)
 
-    def update(self, G, losses, state):
+    loss_only = True
+
+    def loss_weights(self, losses, state):
+        """λ(t) from the losses alone (the training loop then needs one VJP, not K gradients)."""
         dt = state["weights"].dtype
         L = jnp.asarray(losses).astype(dt)
         first = state["count"] == 0
@@ -69,6 +73,10 @@ class ReLoBRaLo(Remedy):
         hist = rho * state["weights"] + (1.0 - rho) * self.balance(L, L0)
         w = self.alpha * hist + (1.0 - self.alpha) * self.balance(L, Lp)
         new = {"weights": w.astype(dt), "loss0": L0, "loss_prev": L, "count": state["count"] + 1}
+        return w.astype(dt), new
+
+    def update(self, G, losses, state):
+        w, new = self.loss_weights(losses, state)
         return w.astype(G.dtype) @ G, new
 
 

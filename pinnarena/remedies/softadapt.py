@@ -14,9 +14,10 @@ paper (so g = Σ_i α_i ∇L_i has about 1/K of the size of the unweighted sum);
 evaluated with the maximum subtracted and L_i enters as log(L_i + eps). At the first update there
 is no previous loss: s = 0 and the weights are uniform (loss-proportional when loss-weighted).
 
-The weights depend on the losses only; G is used solely for the combination. They must evolve, so
-``refresh_every`` must be ≥ 1 (with 0 the loop would never call ``update``); with N > 1 the slope
-is taken between consecutive refreshes and the weights are held in between.
+The weights depend on the losses only (``loss_only``): the training loop forms g = Σ_i α_i ∇L_i as
+one vector–Jacobian product of the loss vector, not K per-loss gradients; ``update(G, …)`` gives
+the same g from a gradient matrix. The weights must evolve, so ``refresh_every`` must be ≥ 1; with
+N > 1 the slope is taken between consecutive refreshes and the weights are held in between.
 """
 from __future__ import annotations
 
@@ -46,12 +47,19 @@ class SoftAdapt(Remedy):
             logits = logits + jnp.log(jnp.maximum(L, 0.0) + self.eps)
         return jax.nn.softmax(logits)
 
-    def update(self, G, losses, state):
+    loss_only = True
+
+    def loss_weights(self, losses, state):
+        """α(t) from the losses alone (the training loop then needs one VJP, not K gradients)."""
         dt = state["weights"].dtype
         L = jnp.asarray(losses).astype(dt)
         L_prev = jnp.where(state["count"] == 0, L, state["loss_prev"])
         w = self.weights_from(L, L_prev).astype(dt)
-        return w.astype(G.dtype) @ G, {"weights": w, "loss_prev": L, "count": state["count"] + 1}
+        return w, {"weights": w, "loss_prev": L, "count": state["count"] + 1}
+
+    def update(self, G, losses, state):
+        w, new = self.loss_weights(losses, state)
+        return w.astype(G.dtype) @ G, new
 
 
 @register("softadapt", family="weighting")

@@ -43,6 +43,7 @@ for _name in config["studies"]:
             optimizer=r"[^/]+",
             remedy=r"[^/]+",
         threads: 1
+        priority: int(_s.get("priority", 0))
         resources:
             mem_mb=config.get("resources", {}).get("mem_mb", 4000),
             runtime=config.get("resources", {}).get("runtime_min", 60),
