@@ -4,7 +4,9 @@ The engine (pinnarena/training.py, ``per_loss_grads``) builds G from K reverse p
 its own term's points. The alternative is ``jax.jacrev`` of the loss vector L(θ) ∈ R^K: one forward
 pass of all terms and K vmapped cotangents through the whole graph. Both are timed here, compiled
 ahead of time, with the cost of a single gradient of Σ L as the unit (what a step without per-loss
-gradients pays). Best of ``--repeats`` interleaved timings; the two G must agree.
+gradients pays). Best of ``--repeats`` interleaved timings; the two G must agree. A fourth row,
+``weighted_vjp``, is what a loss-only weighting (relobralo, softadapt) pays per step: the loss
+vector and (∂L/∂θ)ᵀ w from one vector–Jacobian product; it must equal w @ G.
 
     python benchmarks/bench_per_loss_grads.py [--problems burgers poisson-2d-k1 ldc-re100] [--width 128]
 """
@@ -37,7 +39,15 @@ def variants(setup):
     def summed(p):
         return ravel_pytree(jax.grad(lambda q: jnp.sum(lv(q, bufs, batch)))(p))[0]
 
-    fns = {"sum_gradient": summed, "per_loss_reverse": per_loss, "jacrev_loss_vector": jac_flat}
+    w = jnp.linspace(0.5, 2.0, K)
+
+    def weighted_vjp(p):
+        # what loss-only weightings (relobralo, softadapt) cost: L and g = (∂L/∂θ)ᵀ w in one pass
+        L, pullback = jax.vjp(lambda q: lv(q, bufs, batch), p)
+        return L, ravel_pytree(pullback(w.astype(L.dtype))[0])[0]
+
+    fns = {"sum_gradient": summed, "per_loss_reverse": per_loss, "jacrev_loss_vector": jac_flat,
+           "weighted_vjp": weighted_vjp}
     return params, {k: jax.jit(f).lower(params).compile() for k, f in fns.items()}
 
 
@@ -52,6 +62,9 @@ def measure(problem: str, width: int, depth: int, repeats: int) -> dict:
     a = np.asarray(compiled["per_loss_reverse"](params))
     b = np.asarray(compiled["jacrev_loss_vector"](params))
     agree = float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), 1e-30))
+    g_w = np.asarray(compiled["weighted_vjp"](params)[1])
+    w = np.linspace(0.5, 2.0, a.shape[0])
+    agree_w = float(np.max(np.abs(g_w - w @ a)) / max(np.max(np.abs(w @ a)), 1e-30))
     best = {k: np.inf for k in compiled}
     for _ in range(repeats):
         for k, f in compiled.items():
@@ -63,7 +76,8 @@ def measure(problem: str, width: int, depth: int, repeats: int) -> dict:
             "sum_gradient_ms": round(1e3 * unit, 2),
             "per_loss_reverse_x": round(best["per_loss_reverse"] / unit, 2),
             "jacrev_loss_vector_x": round(best["jacrev_loss_vector"] / unit, 2),
-            "max_rel_diff": agree}
+            "weighted_vjp_x": round(best["weighted_vjp"] / unit, 2),
+            "max_rel_diff": agree, "weighted_vjp_max_rel_diff": agree_w}
 
 
 def main():

@@ -219,9 +219,9 @@ def _pirate_count(width, depth, d_out):
     return 2 * dense(width, width) + depth * (3 * dense(width, width) + 1) + dense(width, d_out)
 
 
-@pytest.mark.parametrize("remedy", ["none", "adapters"])
-def test_training_a_pirate_net_reduces_the_loss(remedy):
-    cfg = resolve("poisson-2d-k1", "adam", remedy, 0, steps=120, sets=PIRATE)
+def test_training_a_pirate_net_with_adapters_reduces_the_loss():
+    """(Plain PirateNet training is covered by the vmapped-seeds test below.)"""
+    cfg = resolve("poisson-2d-k1", "adam", "adapters", 0, steps=120, sets=PIRATE)
     out = train(cfg)
     assert out.status == "ok", out.error
     losses = [r["loss_total"] for r in out.curves]
@@ -229,12 +229,10 @@ def test_training_a_pirate_net_reduces_the_loss(remedy):
     assert losses[-1] < 0.5 * losses[0]
     assert out.n_net_params == _pirate_count(16, 2, 1)
     net = out.carry.params["net"]
-    trunk = net["trunk"] if remedy == "adapters" else net
-    assert any(abs(float(b["alpha"])) > 1e-3 for b in trunk["blocks"])  # the blocks were switched on
-    if remedy == "adapters":
-        assert out.n_params > out.n_net_params
-        moved = sum(float(jnp.linalg.norm(layer["b"])) for per in net["adapters"] for layer in per)
-        assert moved > 0  # the adapters learned once α left 0
+    assert any(abs(float(b["alpha"])) > 1e-3 for b in net["trunk"]["blocks"])  # the blocks were switched on
+    assert out.n_params > out.n_net_params
+    moved = sum(float(jnp.linalg.norm(layer["b"])) for per in net["adapters"] for layer in per)
+    assert moved > 0  # the adapters learned once α left 0
 
 
 def test_vmapped_seeds_of_a_pirate_net_train():
@@ -243,6 +241,7 @@ def test_vmapped_seeds_of_a_pirate_net_train():
     assert [o.status for o in outs] == ["ok", "ok"] and outs[0].seeds_batched == 2
     for o in outs:
         assert o.curves[-1]["loss_total"] < o.curves[0]["loss_total"]
+        assert any(abs(float(b["alpha"])) > 1e-3 for b in o.carry.params["net"]["blocks"])  # blocks switched on
     assert outs[0].curves[-1]["loss_total"] != outs[1].curves[-1]["loss_total"]  # distinct initialisations
     assert not np.array_equal(outs[0].carry.buffers["B"], outs[1].carry.buffers["B"])
 
