@@ -97,34 +97,24 @@ def _eval_sets(cfg: RunConfig, res) -> dict[str, float] | None:
     """Relative L2 error of the final network on each of the problem's extra evaluation sets.
 
     ``Problem.eval_sets(reference)`` gives named sets (points, compared output index per point,
-    values); the error of a set is ‖pred[i, output[i]] − values[i]‖ / ‖values‖. The network is
-    evaluated through the run's own ``evaluate`` (so adapters and precision are as for ``rel_l2``),
-    once per compared output, and ``res.carry`` is this seed's state (vmapped seeds are split
-    before this point). None when the problem declares no sets.
+    values); the error of a set is ‖pred[i, output[i]] − values[i]‖ / ‖values‖, with pred from the
+    run's own ``predict`` (adapters and precision as for ``rel_l2``) on ``res.carry``, this seed's
+    state. None when the problem declares no sets.
     """
     import jax.numpy as jnp
 
     prob = res.problem
-    if prob.eval_sets is None:
-        return None
-    sets = prob.eval_sets(prob.reference(cfg.reference_tier))
+    sets = prob.eval_sets(prob.reference(cfg.reference_tier)) if prob.eval_sets is not None else None
     if not sets:
         return None
     dtype = res.setup.ref_data[0].dtype
-    by_output = jax.jit(lambda c, xy: res.setup.evaluate(c, xy)["rel_l2_by_output"])  # the rest is pruned
+    predict = jax.jit(res.setup.predict)
     out = {}
     with jax.default_matmul_precision(None if cfg.matmul_precision == "default" else cfg.matmul_precision):
         for name, (pts, idx, vals) in sets.items():
-            pts, idx, vals = np.asarray(pts, float), np.asarray(idx, int).ravel(), np.asarray(vals, float).ravel()
-            err2 = 0.0
-            for k in np.unique(idx):
-                sel = idx == k
-                y = np.ones((int(sel.sum()), prob.output_dim))  # only column k is compared
-                y[:, k] = vals[sel]
-                xy = (jnp.asarray(pts[sel], dtype), jnp.asarray(y, dtype))
-                r = float(np.asarray(by_output(res.carry, xy))[k])
-                err2 += (r * np.linalg.norm(vals[sel])) ** 2
-            out[name] = float(np.sqrt(err2) / np.linalg.norm(vals))
+            idx, vals = np.asarray(idx, int).ravel(), np.asarray(vals, float).ravel()
+            pred = np.asarray(predict(res.carry, jnp.asarray(pts, dtype)), float)
+            out[name] = float(np.linalg.norm(pred[np.arange(len(idx)), idx] - vals) / np.linalg.norm(vals))
     return out
 
 

@@ -72,6 +72,7 @@ class Setup:
     n_net_params: int
     unravel: Callable
     carry_for: Callable  # seed -> initial Carry of the same configuration with that seed
+    predict: Callable  # (carry, x (k × d)) -> network outputs (k × output_dim)
 
     def for_seed(self, cfg: RunConfig) -> "Setup":
         """This setup for ``cfg``, which differs only in its seed (shares every built function)."""
@@ -312,9 +313,14 @@ def build(cfg: RunConfig) -> Setup:
     ref = problem.reference(cfg.reference_tier)
     ref_data = (jnp.asarray(ref.points, dtype), jnp.asarray(ref.values, dtype))
 
+    def predict(c: Carry, x) -> jax.Array:
+        """The network of ``c`` at points x (k × d) → (k × output_dim), as it is evaluated
+        (with adapters: the configured evaluation adapter)."""
+        return jax.lax.map(field(c.params, c.buffers, eval_k), x, batch_size=4096)
+
     def evaluate(c: Carry, ref_xy) -> dict:
         ref_x, ref_y = ref_xy
-        pred = jax.lax.map(field(c.params, c.buffers, eval_k), ref_x, batch_size=4096)
+        pred = predict(c, ref_x)
         err = pred - ref_y
         by_out = jnp.linalg.norm(err, axis=0) / jnp.linalg.norm(ref_y, axis=0)
         _, G = per_loss_grads(c.params, c.buffers, c.batch)
@@ -361,7 +367,7 @@ def build(cfg: RunConfig) -> Setup:
     init = carry_for(cfg.seed, (params, buffers, batch, k_data))
     return Setup(cfg, problem, model, optimizer, remedy, loss_vector, chunk, evaluate, ref_data,
                  init, n, count_params(params["net"]["trunk"] if remedy.adapters else params["net"]), unravel,
-                 carry_for)
+                 carry_for, predict)
 
 
 @dataclasses.dataclass

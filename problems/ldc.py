@@ -239,9 +239,8 @@ def verify_reference(prov: dict, Re: float, enforce: bool = True) -> dict:
     checks = {
         "newton_residual": (prov["residual"], TOL_NEWTON_RESIDUAL),
         "ghia1982_classic_lid_max_abs": (g, _by_re(TOL_GHIA_MAX_ABS, Re), enforce and bool(ghia)),
-        "self_convergence_rel_l2_uv_vs_N/2": (sc["uv"] if isinstance(sc, dict) else sc,
-                                               _by_re(TOL_SELF_CONVERGENCE, Re), enforce),
-        "self_convergence_rel_l2_p_vs_N/2": (sc["p"] if isinstance(sc, dict) else sc, TOL_SELF_CONVERGENCE_P, enforce),
+        "self_convergence_rel_l2_uv_vs_N/2": (sc["uv"], _by_re(TOL_SELF_CONVERGENCE, Re), enforce),
+        "self_convergence_rel_l2_p_vs_N/2": (sc["p"], TOL_SELF_CONVERGENCE_P, enforce),
     }
     return verify(checks, f"cavity reference (Re = {Re:g}, grid {prov['grid'][0]}²)")
 

@@ -226,7 +226,8 @@ def test_cavity_verification_fails_loudly(monkeypatch, tmp_path, capsys):
     assert "newton_residual" in capsys.readouterr().err and not out.exists()
     monkeypatch.undo()
     prov = ldc.build_reference(100.0, 48, full=False).provenance
-    prov["self_convergence_rel_l2_vs_N/2"] = "N/2 solve failed: no convergence"  # a failed coarse solve
+    failed = "N/2 solve failed: no convergence"  # a failed coarse solve, as build_reference records it
+    prov["self_convergence_rel_l2_vs_N/2"] = {"uv": failed, "p": failed}
     with pytest.raises(VerificationError, match="self_convergence_rel_l2_uv_vs_N/2: not computed"):
         ldc.verify_reference(prov, 100.0, enforce=True)
     prov["self_convergence_rel_l2_vs_N/2"] = {"uv": 0.5, "p": 0.01}

@@ -34,6 +34,8 @@ from pinnarena.remedies import Remedy, register
 
 
 class ReLoBRaLo(Remedy):
+    loss_only = True  # weights from the losses alone: the loop takes one VJP (see loss_weights)
+
     def __init__(self, alpha: float, temperature: float, rho: float, seed: int, refresh_every: int, eps: float):
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"relobralo alpha must be in [0, 1], got {alpha}")
@@ -59,8 +61,6 @@ class ReLoBRaLo(Remedy):
         """The Bernoulli draw ρ ∈ {0, 1} of update number ``count``."""
         key = jax.random.fold_in(jax.random.PRNGKey(self.seed), count)
         return jax.random.bernoulli(key, self.rho)
-
-    loss_only = True
 
     def loss_weights(self, losses, state):
         """λ(t) from the losses alone (the training loop then needs one VJP, not K gradients)."""

@@ -28,6 +28,8 @@ from pinnarena.remedies import Remedy, register
 
 
 class SoftAdapt(Remedy):
+    loss_only = True  # weights from the losses alone: the loop takes one VJP (see loss_weights)
+
     def __init__(self, beta: float, normalize: bool, loss_weighted: bool, refresh_every: int, eps: float):
         if int(refresh_every) < 1:
             raise ValueError(f"softadapt refresh_every must be ≥ 1 (its weights evolve with the losses), got {refresh_every}")
@@ -46,8 +48,6 @@ class SoftAdapt(Remedy):
         if self.loss_weighted:
             logits = logits + jnp.log(jnp.maximum(L, 0.0) + self.eps)
         return jax.nn.softmax(logits)
-
-    loss_only = True
 
     def loss_weights(self, losses, state):
         """α(t) from the losses alone (the training loop then needs one VJP, not K gradients)."""
