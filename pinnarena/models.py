@@ -19,9 +19,9 @@ Fourier matrix B); they are drawn from the run's key like everything else.
 * ``mlp`` (default): ``depth`` hidden layers of ``width`` units, ``activation`` after each, then
   a linear output layer; the Fourier features (if ``fourier_features`` > 0) replace the input.
 * ``pirate``: PirateNet (Wang, Li, Chen, Perdikaris, *PirateNets: Physics-informed Deep
-  Learning with Residual Adaptive Networks*, JMLR 25, 2024; arXiv 2402.00326, Section 4). With
-  σ = ``activation`` and the embedding Φ(x) = [cos(Bx), sin(Bx)] ∈ R^m (always on; m = ``width``
-  so that the residual connection type-checks):
+  Learning with Residual Adaptive Networks*, JMLR 25, 2024; arXiv 2402.00326, its architecture
+  section; section and equation numbers are not quoted, see below). With σ = ``activation``
+  and the embedding Φ(x) = [cos(Bx̂), sin(Bx̂)] ∈ R^m (always on; m = ``width``, see below):
 
       U = σ(W_u Φ + b_u),  V = σ(W_v Φ + b_v)                      (two gates, computed once)
       x⁽¹⁾ = Φ(x);  for each residual block l = 1 … L (L = ``depth``):
@@ -34,20 +34,48 @@ Fourier matrix B); they are drawn from the run's key like everything else.
   so ``depth`` counts residual blocks of three dense layers each (3L + 3 dense layers in all).
   At initialisation every α⁽ˡ⁾ = 0 and the network is the linear model W_out Φ(x) + b_out in the
   Fourier basis; the blocks' nonlinearity is switched on as the α⁽ˡ⁾ are trained. Every dense
-  layer (gates, blocks, output) uses random weight factorisation when ``rwf`` is true.
-  ``fourier_features`` must be 0 (meaning: ``width``) or equal to ``width``.
+  layer (gates, blocks, output) uses random weight factorisation when ``rwf`` is true; all dense
+  weights start Glorot-normal, all biases at zero. ``fourier_features`` must be 0 (meaning:
+  ``width``) or equal to ``width``. With ``pi_init`` true the output layer (W_out, b_out) is then
+  fitted by least squares to the problem's initial-condition (else data, else boundary) terms:
+  the paper's *physics-informed initialisation*, see pinnarena/pirate_init.py for the rule and
+  the math. It is off by default (``pi_init`` false: W_out Glorot-normal like every layer), so
+  runs stay comparable with architectures that do not see the data at initialisation.
 
-  Choices here, where the paper leaves room or is not followed:
+  What was checked, and against what (this revision). The body of the paper (its equations and
+  appendix tables) could not be opened from this environment: the stored copies of
+  arXiv 2402.00326 reach only its abstract, and no equation numbers are quoted here for that
+  reason. Checked were (i) the abstract and published summaries of the paper (random Fourier
+  feature embedding; gated residual blocks with a trainable α initialised at 0 so that the
+  network starts shallow, as a linear combination of the embedding; least-squares fit of the
+  last layer to available data), and (ii) the authors' public reference implementation,
+  ``jaxpi`` (``jaxpi/archs.py``: ``FourierEmbs``, ``Dense`` with ``weight_fact``,
+  ``PIModifiedBottleneck``, ``PirateNet``; ``examples/*/configs/pirate.py`` and
+  ``examples/allen_cahn/train.py`` for the initialisation), read to understand, not copied.
+  Against these, every line of the forward pass above agrees: the embedding feeds both gates and
+  the first block; U and V are computed once and shared by every block; the three dense layers
+  with activation after each, the gating z = f ⊙ U + (1 − f) ⊙ V after the first and second;
+  the skip x⁽ˡ⁺¹⁾ = α h + (1 − α) x⁽ˡ⁾ after the third activation with a scalar α = 0 at
+  initialisation; a linear output layer; Glorot-normal weights, zero biases; weight
+  factorisation W = diag(exp(s)) V with s ~ N(μ, σ) per output unit (``rwf_mean``, ``rwf_std``)
+  on every dense layer. Nothing in the code had to change. Remaining differences:
 
-  - The paper's *physics-informed initialisation* of the last layer (W_out fitted by least
-    squares, W_out = argmin_W ‖W Φ(X) − Y‖², to initial-condition or other available data) is
-    **not** implemented: W_out starts, like every dense layer here, at Glorot-normal weights (the
-    paper's default for the dense layers), so results are comparable with runs of other
-    architectures that do not see the data at initialisation.
-  - The output layer has a bias b_out (zero at initialisation, like all biases here); the
-    paper writes the output as W_out x⁽ᴸ⁺¹⁾. This adds ``output_dim`` parameters and does not
-    change the function at initialisation.
-  - The paper's optional exact periodic embedding of the inputs is not part of this model.
+  - Inputs are mapped to [-1, 1]^d before the embedding; the reference implementation embeds
+    the raw coordinates (after an exact periodic embedding of periodic coordinates). A scale σ
+    there corresponds to σ · (half-width of each coordinate's interval) here, coordinate by
+    coordinate, so σ values cannot be copied between the two unchanged.
+  - The output layer has a bias b_out (zero at initialisation) and, with ``rwf``, is factorised
+    like the others; the reference implementation's physics-informed initialisation replaces
+    the output layer by a plain kernel without bias. ``pi_init`` here fits (W_out, b_out)
+    together and keeps the factorisation (V = W_out / exp(s)); with b_out this adds
+    ``output_dim`` parameters.
+  - The embedding dimension is tied to ``width``. In the reference implementation the third
+    dense layer of a block maps back to the embedding dimension, so the two may differ there;
+    every published configuration uses 256 for both.
+  - The exact periodic embedding of the inputs (used by the authors for their periodic
+    problems) is not part of this model; periodicity is a loss term here.
+  - The paper's per-problem Fourier scales (its hyper-parameter tables) could not be checked;
+    config/paper.yaml lists those of the authors' public example configurations.
 
 Per-loss adapters (pinnarena/remedies/adapters.py) attach to the hidden dense layers: for the
 MLP, ``all`` / ``first`` / ``last`` hidden layer; for the PirateNet, the three dense layers of
@@ -67,12 +95,23 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+def softplus(x: jax.Array) -> jax.Array:
+    """softplus(x) = log(1 + eˣ), written with primitives that every derivative mode handles.
+
+    ``jax.nn.softplus`` is a custom-JVP function, which Taylor-mode (``jax.experimental.jet``,
+    used for second and higher derivatives in pinnarena/derivatives.py) cannot trace. Here
+    log1p(exp(min(x, c))) + max(x − c, 0) with c = 30: exact below c; above it softplus(x) = x
+    up to e⁻³⁰ ≈ 1e-13, and so are its derivatives (1 and 0)."""
+    c = jnp.full_like(x, 30.0)
+    return jnp.log1p(jnp.exp(jnp.minimum(x, c))) + jnp.maximum(x - c, jnp.zeros_like(x))
+
+
 ACTIVATIONS: dict[str, Callable] = {
     "tanh": jnp.tanh,
     "sin": jnp.sin,
     "gelu": jax.nn.gelu,
     "swish": jax.nn.swish,
-    "softplus": jax.nn.softplus,
+    "softplus": softplus,
 }
 
 ARCHS = ("mlp", "pirate")
@@ -91,6 +130,7 @@ class ModelConfig:
     rwf: bool = False
     rwf_mean: float = 1.0
     rwf_std: float = 0.1
+    pi_init: bool = False  # pirate only: fit the output layer by least squares (pinnarena/pirate_init.py)
 
     @property
     def embedding_dim(self) -> int:
@@ -110,6 +150,12 @@ class ModelConfig:
             raise ValueError(f"model.width and model.depth must be ≥ 1, got {self.width}, {self.depth}")
         if self.fourier_features < 0 or self.fourier_features % 2:
             raise ValueError(f"model.fourier_features must be an even number ≥ 0, got {self.fourier_features}")
+        if self.pi_init and self.arch != "pirate":
+            raise ValueError(
+                f"model.pi_init: true (physics-informed initialisation of the output layer) needs "
+                f"model.arch: pirate, got model.arch = {self.arch!r}; accepted: model.pi_init false with "
+                f"any model.arch ({', '.join(ARCHS)}), or model.pi_init true with model.arch pirate"
+            )
         if self.arch == "pirate":
             if self.fourier_features not in (0, self.width):
                 raise ValueError(

@@ -12,8 +12,10 @@ batch, key, step, counters). One step is a pure function of the carry:
    g = ∇ Σ_k w_k L_k with the remedy's current weights, in a single reverse pass;
 3. the optimizer update, given ``value``, ``grad`` and ``value_fn`` (objective Σ w_k L_k) so that
    line-search methods work;
-4. a divergence guard: a step that produces a non-finite loss or parameters is not applied and
-   marks the run diverged; later steps are no-ops.
+4. a divergence guard: a step that produces a non-finite loss or parameters marks the run diverged
+   and ends its chunk; the driver then replaces that step's state by the state before it (a
+   re-run of the chunk up to that step, see ``_run_chunk``), so the carry always holds the last
+   finite state and later steps are no-ops. Nothing is selected or copied per step.
 
 ``eval_every`` steps run inside one compiled ``lax.fori_loop``; between chunks the loop measures
 train time (device work only, blocked), checks the time budget and divergence, and evaluates
@@ -48,8 +50,8 @@ class Carry(NamedTuple):
     grad_evals: jax.Array
     fun_evals: jax.Array
     diverged_at: jax.Array  # -1 while finite
-    last_update: jax.Array  # flattened update directions of the last two steps (for align_inter)
-    prev_update: jax.Array
+    last_update: Any  # the optimizer's updates of the last two steps, as parameter pytrees (align_inter)
+    prev_update: Any
     buffers: Any  # non-trainable model arrays (Fourier matrix), seed-dependent
     data_key: jax.Array  # key for resampling collocation points
 
@@ -139,6 +141,10 @@ def build(cfg: RunConfig) -> Setup:
         # same key that Problem.sample would use
         batch.update(cast({t.name: t.sample(jax.random.fold_in(k_data, k), cfg.batch[t.name])
                            for k, t in enumerate(terms) if not t.resample}))
+        if cfg.model.pi_init:  # PirateNet output layer fitted by least squares (pinnarena/pirate_init.py)
+            from pinnarena import pirate_init
+            k_init = jax.random.split(jax.random.PRNGKey(seed))[0]  # the key initial_state gives model.init
+            params = cast(pirate_init.fit(problem, model, params, buffers, batch, cfg.batch, k_init))
         return params, buffers, {t.name: batch[t.name] for t in terms}, k_data
 
     params, buffers, batch, k_data = seed_state(cfg.seed)
@@ -287,28 +293,32 @@ def build(cfg: RunConfig) -> Setup:
         updates, opt_state = optimizer.update(g, c.opt_state, c.params, value=val, grad=g, value_fn=value_fn,
                                               residual_fn=residual_fn)
         new_params = optax.apply_updates(c.params, updates)
-        new_flat = ravel_pytree(new_params)[0]
-        ok = jnp.isfinite(val) & jnp.all(jnp.isfinite(new_flat)) & (c.diverged_at < 0)
-        keep = lambda new, old: jax.tree_util.tree_map(lambda a, o: jnp.where(ok, a, o), new, old)
+        # a non-finite entry makes its leaf's sum non-finite: one reduction per leaf, no copy
+        total = sum(jnp.sum(a) for a in jax.tree_util.tree_leaves(new_params))
+        ok = jnp.isfinite(val) & jnp.isfinite(total)
         ls = linesearch_evals(opt_state)
-        upd = new_flat - ravel_pytree(c.params)[0]
         return Carry(
-            params=keep(new_params, c.params),
-            opt_state=keep(opt_state, c.opt_state),
-            rem_state=keep(rem_state, c.rem_state),
-            batch=keep(b, c.batch),
-            step=c.step + jnp.where(ok, 1, 0),
-            grad_evals=c.grad_evals + jnp.where(ok, 1 + ls, 0),
-            fun_evals=c.fun_evals + jnp.where(ok, 1 + ls, 0),
-            diverged_at=jnp.where((c.diverged_at < 0) & ~ok, c.step, c.diverged_at),
-            last_update=jnp.where(ok, upd, c.last_update),
-            prev_update=jnp.where(ok, c.last_update, c.prev_update),
+            params=new_params,
+            opt_state=opt_state,
+            rem_state=rem_state,
+            batch=b,
+            step=c.step + 1,
+            grad_evals=c.grad_evals + 1 + ls,
+            fun_evals=c.fun_evals + 1 + ls,
+            diverged_at=jnp.where(ok, c.diverged_at, c.step),
+            last_update=updates,
+            prev_update=c.last_update,
             buffers=c.buffers,
             data_key=c.data_key,
         )
 
     def chunk(c: Carry, n_steps) -> Carry:
-        return jax.lax.fori_loop(0, n_steps, lambda i, cc: step_fn(cc), c)
+        """Up to ``n_steps`` steps; stops after the first failing step (``diverged_at`` ≥ 0), whose
+        non-finite state the caller replaces by the state before it (see ``run_chunk``)."""
+        def go(ic):
+            return (ic[0] < n_steps) & (ic[1].diverged_at < 0)
+
+        return jax.lax.while_loop(go, lambda ic: (ic[0] + 1, step_fn(ic[1])), (jnp.zeros_like(n_steps), c))[1]
 
     ref = problem.reference(cfg.reference_tier)
     ref_data = (jnp.asarray(ref.points, dtype), jnp.asarray(ref.values, dtype))
@@ -336,7 +346,8 @@ def build(cfg: RunConfig) -> Setup:
             "losses": L,
             "weights": jnp.full((K,), jnp.nan, L.dtype) if w is None else w,
             "align_intra": diagnostics.alignment_score(G),
-            "align_inter": diagnostics.alignment_score(jnp.stack([c.last_update, c.prev_update])),
+            "align_inter": diagnostics.alignment_score(jnp.stack([ravel_pytree(c.last_update)[0],
+                                                                  ravel_pytree(c.prev_update)[0]])),
             "grad_norm_ratio": diagnostics.norm_ratio(G),
             "grad_norm": jnp.linalg.norm(jnp.sum(G, axis=0)),
             "pde": c.params["pde"],
@@ -358,8 +369,8 @@ def build(cfg: RunConfig) -> Setup:
             grad_evals=zero,
             fun_evals=zero,
             diverged_at=zero - 1,
-            last_update=jnp.zeros_like(flat),
-            prev_update=jnp.zeros_like(flat),
+            last_update=jax.tree_util.tree_map(jnp.zeros_like, params),
+            prev_update=jax.tree_util.tree_map(jnp.zeros_like, params),
             buffers=buffers,
             data_key=k_data,
         )
@@ -415,7 +426,7 @@ def train_seeds(cfgs: list[RunConfig], log: Callable[[str], None] | None = None,
     stacked on a leading axis, so per-seed results equal separate runs up to floating-point
     reduction order. Under vmap, ``lax.cond`` on per-seed predicates evaluates both branches
     (e.g. a periodic remedy refresh then costs per-loss gradients every step). A diverged seed is
-    frozen by the step's guard while the others go on. ``train_seconds`` of each seed is the
+    rolled back to its last finite state and frozen while the others go on. ``train_seconds`` of each seed is the
     batch's wall time divided by the number of seeds (compute per seed); ``seeds_batched`` says
     how many shared it.
 
@@ -475,8 +486,8 @@ def _train_auto(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
             net = {"trunk": p["net"], "adapters": init.params["net"]["adapters"]} if setup.remedy.adapters else p["net"]
             params = {"net": net, "pde": p["pde"]}
             return prof.carry._replace(params=params, opt_state=setup.optimizer.init(params), rem_state=init.rem_state,
-                                       last_update=jnp.zeros_like(init.last_update),
-                                       prev_update=jnp.zeros_like(init.prev_update))
+                                       last_update=jax.tree_util.tree_map(jnp.zeros_like, params),
+                                       prev_update=jax.tree_util.tree_map(jnp.zeros_like, params))
 
         ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"auto-{chosen}"
         conts = _train([dataclasses.replace(cfgs[i], remedy=chosen, remedy_hp=hp, steps=cfg.steps - P) for i in idx],
@@ -507,6 +518,34 @@ _RECENT_SIZE = 2
 
 def _copy(o: Outcome) -> Outcome:
     return dataclasses.replace(o, curves=[dict(r) for r in o.curves], extra=dict(o.extra))
+
+
+def _run_chunk(chunk_c, carry: Carry, n: int, steps_arg, S: int) -> Carry:
+    """``n`` steps of every seed, with the divergence guard applied after the fact.
+
+    The compiled chunk stops a seed after its first failing step k (non-finite loss or update)
+    and leaves that step's state in the carry. Such a seed is then re-run from the chunk's start
+    for the k − step₀ steps before k (the same program, so the same arithmetic), which gives its
+    last finite state, marked ``diverged_at = k``; later chunks leave it as it is. This costs a
+    re-run only when a seed diverges, instead of a select over the whole state at every step.
+    """
+    new = jax.block_until_ready(chunk_c(carry, steps_arg(n)))
+    start_step = np.atleast_1d(np.asarray(carry.step))
+    was = np.atleast_1d(np.asarray(carry.diverged_at)) >= 0
+    at = np.atleast_1d(np.asarray(new.diverged_at))
+    fresh = (at >= 0) & ~was
+    while fresh.any():
+        redo = jax.block_until_ready(chunk_c(carry, steps_arg(np.where(fresh, at - start_step, 0))))
+        again = np.atleast_1d(np.asarray(redo.diverged_at))
+        if (again[fresh] >= 0).any():  # a non-deterministic device failed earlier on the re-run
+            at = np.where(fresh & (again >= 0), again, at)
+            continue
+        redo = redo._replace(diverged_at=jnp.asarray(np.where(fresh, at, again) if S > 1 else at[0], jnp.int32))
+        if S == 1:
+            return redo
+        pick = lambda a, b: jnp.where(jnp.asarray(fresh).reshape((S,) + (1,) * (a.ndim - 1)), a, b)
+        return jax.tree_util.tree_map(pick, redo, new)
+    return new
 
 
 def _train(cfgs: list[RunConfig], log, checkpoint_dir, start=None, skip_first_eval=False,
@@ -543,10 +582,10 @@ def _train_uncached(cfgs: list[RunConfig], log, checkpoint_dir, start, skip_firs
         carry, step, evaluate = s.init_carry, s.step, s.evaluate
     else:
         carry = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *[x.init_carry for x in setups])
-        step = jax.vmap(s.step, in_axes=(0, None))
+        step = jax.vmap(s.step)  # steps per seed: a rolled-back seed re-runs alone
         evaluate = jax.vmap(s.evaluate, in_axes=(0, None))
-    n_steps = jnp.asarray(min(cfg.eval_every, cfg.steps), jnp.int32)
-    chunk_c = jax.jit(step).lower(carry, n_steps).compile()
+    steps_arg = lambda n: jnp.asarray(np.reshape(n, -1)[0] if S == 1 else np.broadcast_to(n, (S,)), jnp.int32)
+    chunk_c = jax.jit(step).lower(carry, steps_arg(min(cfg.eval_every, cfg.steps))).compile()
     eval_c = jax.jit(evaluate).lower(carry, s.ref_data).compile()
     compile_seconds = time.perf_counter() - t0 - setup_seconds
 
@@ -621,15 +660,14 @@ def _train_uncached(cfgs: list[RunConfig], log, checkpoint_dir, start, skip_firs
     while done < cfg.steps and not all(finished):
         n = min(cfg.eval_every, cfg.steps - done)
         tt = time.perf_counter()
-        carry = chunk_c(carry, jnp.asarray(n, jnp.int32))
-        jax.block_until_ready(carry)
+        carry = _run_chunk(chunk_c, carry, n, steps_arg, S)
         train_seconds += time.perf_counter() - tt
         done += n
         do_eval(carry)
         n_evals += 1
         if checkpoint_dir and cfg.checkpoint_every and n_evals % cfg.checkpoint_every == 0 and done < cfg.steps:
-            # ``finals`` of seeds still running equal the current carry; diverged seeds are frozen
-            # by the step guard, so the carry also holds their last finite state.
+            # ``finals`` of seeds still running equal the current carry; diverged seeds are rolled
+            # back and frozen (``_run_chunk``), so the carry also holds their last finite state.
             checkpoint.save(checkpoint_dir, carry, {
                 "train_seconds": train_seconds, "eval_seconds": eval_seconds, "done": done,
                 "curves": [[{k: v for k, v in r.items() if k != "_metrics"} for r in c] for c in curves],

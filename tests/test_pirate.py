@@ -1,5 +1,6 @@
 """PirateNet (model.arch = pirate): the paper's equations, parameter count, derivatives, adapters,
-configuration errors, and training through the engine."""
+configuration errors, training through the engine, and the physics-informed initialisation of the
+output layer (model.pi_init, pinnarena/pirate_init.py)."""
 from __future__ import annotations
 
 import jax
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from pinnarena import derivatives as D
+from pinnarena import pirate_init
 from pinnarena.config import resolve
 from pinnarena.models import ModelConfig, count_params, make_model
 from pinnarena.training import build, train, train_seeds
@@ -253,3 +255,107 @@ def test_the_engine_builds_a_pirate_net_from_the_run_config():
     assert c.buffers["B"].shape == (2, 8)
     L = s.loss_vector(c.params, c.buffers, c.batch)
     assert L.shape == (s.problem.n_losses,) and bool(jnp.all(jnp.isfinite(L)))
+
+
+# ---------------------------------------------------------------- physics-informed initialisation
+
+def _pi_builds(problem, remedy="none", **extra):
+    sets = {**PIRATE, "stationary": False, **extra}
+    plain = build(resolve(problem, "adam", remedy, 0, steps=2, sets=sets))
+    fitted = build(resolve(problem, "adam", remedy, 0, steps=2, sets={**sets, "model.pi_init": True}))
+    return plain, fitted
+
+
+def _losses(s):
+    c = s.init_carry
+    return dict(zip(s.problem.loss_names, np.asarray(s.loss_vector(c.params, c.buffers, c.batch), np.float64)))
+
+
+def test_pi_init_fits_the_initial_condition_by_least_squares():
+    plain, fitted = _pi_builds("burgers")
+    L0, L1 = _losses(plain), _losses(fitted)
+    assert L1["initial"] < 0.01 * L0["initial"], (L0, L1)  # a 100-fold smaller initial-condition loss
+    assert np.isfinite(L1["residual"]) and L1["residual"] < 10 * L0["residual"]  # no blow-up off t = 0
+
+    # the fitted layer is the least-squares optimum of pirate_init's objective: ∇ at the fit ≈ 0
+    problem, model, c = fitted.problem, fitted.model, fitted.init_carry
+    net, buffers, theta = c.params["net"], c.buffers, c.params["pde"]
+    data = pirate_init.fit_data(problem, pirate_init.fitting_key(jax.random.split(jax.random.PRNGKey(0))[0]),
+                                fitted.cfg.batch, c.batch)
+    assert [t.name for t in data.terms] == ["initial"]
+    assert float(jnp.max(data.shifts[0])) > 0.5  # extended over the time interval [0, 1]
+    r, n = pirate_init.residual_fn(model, net, buffers, theta, data)
+    flat = lambda p: jnp.concatenate([jnp.ravel(a) for a in pirate_init.output_layer(p)])
+    grad = jax.grad(lambda w: jnp.sum(r(w) ** 2))
+    g_fit, g_glorot = grad(flat(net)), grad(flat(plain.init_carry.params["net"]))
+    assert float(jnp.linalg.norm(g_fit)) < 1e-2 * float(jnp.linalg.norm(g_glorot))
+
+    # ... and, written out independently in NumPy: u(τ_j, x_j) = Φ(τ_j, x_j) W + b against
+    # u₀(x_j) = −sin(π x_j), the same value as NumPy's least squares (same cut-off) gives
+    pts = np.asarray(data.batches[0]["x"], np.float64)
+    pts[:, 0] += np.asarray(data.shifts[0], np.float64)
+    A = np.stack([np.append(_embedding(buffers, problem.domain, p), 1.0) for p in pts])
+    y = -np.sin(np.pi * pts[:, 1])
+    w_np = np.linalg.lstsq(A, y, rcond=pirate_init.RCOND)[0]
+    W, b = (np.asarray(a, np.float64) for a in pirate_init.output_layer(net))
+    fit_obj = np.mean((A @ np.append(W[:, 0], b) - y) ** 2)
+    np_obj = np.mean((A @ w_np - y) ** 2)
+    assert fit_obj < 1e-2 * np.mean(y ** 2)
+    np.testing.assert_allclose(fit_obj, np_obj, rtol=0.05, atol=1e-7)
+    u_net = jax.vmap(lambda x: model.apply(net, buffers, x))(jnp.asarray(pts, jnp.float32))
+    np.testing.assert_allclose(np.asarray(u_net)[:, 0], A @ np.append(W[:, 0], b), rtol=1e-4, atol=1e-4)
+
+
+def test_pi_init_changes_only_the_output_layer():
+    plain, fitted = _pi_builds("burgers")
+    p0, p1 = plain.init_carry.params, fitted.init_carry.params
+    out0, out1 = p0["net"]["out"], p1["net"]["out"]
+    assert set(out0) == set(out1) == {"s", "v", "b"}  # stored factorised like every layer (rwf)
+    assert np.array_equal(out0["s"], out1["s"])  # the scales keep their draw: V = W / exp(s)
+    assert not np.allclose(out0["v"], out1["v"]) and not np.allclose(out0["b"], out1["b"])
+    rest = lambda p: {**p, "net": {k: v for k, v in p["net"].items() if k != "out"}}
+    for a, b in zip(jax.tree_util.tree_leaves(rest(p0)), jax.tree_util.tree_leaves(rest(p1))):
+        assert np.array_equal(a, b)  # gates, blocks, α = 0, PDE parameters
+    for a, b in zip(jax.tree_util.tree_leaves((plain.init_carry.buffers, plain.init_carry.batch)),
+                    jax.tree_util.tree_leaves((fitted.init_carry.buffers, fitted.init_carry.batch))):
+        assert np.array_equal(a, b)  # Fourier matrix and training points: the fit uses its own key
+    assert all(float(blk["alpha"]) == 0.0 for blk in p1["net"]["blocks"])
+
+
+def test_pi_init_rule_data_terms_and_adapters():
+    from pinnarena import problems
+
+    roles = lambda name: {t.role for t in pirate_init.fit_terms(problems.get(name))}
+    assert roles("burgers") == {"initial"} and roles("kdv") == {"initial"}  # time-dependent: the IC
+    assert roles("burgers-inv") == {"data"} and roles("ldc-re100") == {"boundary"}
+
+    # an inverse problem fits its own observations (the run's data batch, no new samples)
+    plain, fitted = _pi_builds("poisson-inv")
+    L0, L1 = _losses(plain), _losses(fitted)
+    assert L1["data"] < 0.05 * L0["data"], (L0, L1)
+    k = fitted.problem.loss_names.index("data")
+
+    def out_grad(s):  # ∇ of the training data loss with respect to the output layer (V, b)
+        c = s.init_carry
+        g = jax.grad(lambda p: s.loss_vector(p, c.buffers, c.batch)[k])(c.params)["net"]["out"]
+        return float(jnp.sqrt(jnp.sum(g["v"] ** 2) + jnp.sum(g["b"] ** 2)))
+
+    assert out_grad(fitted) < 1e-2 * out_grad(plain)  # the optimum on the very points training uses
+
+    # with per-loss adapters the trunk's output layer is fitted and the adapters are left alone
+    plain, fitted = _pi_builds("poisson-2d-k1", remedy="adapters")
+    n0, n1 = plain.init_carry.params["net"], fitted.init_carry.params["net"]
+    for a, b in zip(jax.tree_util.tree_leaves(n0["adapters"]), jax.tree_util.tree_leaves(n1["adapters"])):
+        assert np.array_equal(a, b)
+    assert _losses(fitted)["boundary"] < 1e-3 * _losses(plain)["boundary"]  # u = 0 on the boundary
+
+
+def test_pi_init_needs_the_pirate_net():
+    with pytest.raises(ValueError, match=r"model\.pi_init.*model\.arch: pirate.*'mlp'"):
+        ModelConfig(arch="mlp", pi_init=True).validate()
+    with pytest.raises(ValueError, match=r"model\.pi_init.*model\.arch"):
+        resolve("burgers", sets={"model.pi_init": True})
+    with pytest.raises(ValueError, match=r"model\.pi_init must be true or false"):
+        resolve("burgers", sets={"model.arch": "pirate", "model.pi_init": "yes"})
+    assert resolve("burgers", sets={"model.arch": "pirate", "model.pi_init": True}).model.pi_init
+    assert not resolve("burgers", sets={"model.arch": "pirate"}).model.pi_init  # off by default
