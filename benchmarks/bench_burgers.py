@@ -8,6 +8,13 @@ Both are compiled ahead of time and timed over the same number of steps, best of
 interleaved runs (so background load hits both alike); the printed ratio is
 framework steps/s ÷ plain steps/s (≥ 0.9 is the issue-2 bar, ≥ 0.95 the issue-8 bar).
 
+Also printed, for both loops: compile seconds; the compiled program's peak memory (XLA's buffer
+assignment: arguments + outputs + temporaries, the same on every device kind); arithmetic per
+step (XLA's cost analysis of the loop body, which it counts once) and the achieved FLOP/s, as a
+fraction of the device's measured dense float32 matmul rate (``matmul_peak``: the best of a few
+N × N products at the default matmul precision, i.e. the rate the MLP's own matmuls could reach;
+TF32 on recent NVIDIA GPUs). On a GPU the device's own peak-memory counter is printed as well.
+
     python benchmarks/bench_burgers.py [--steps 500] [--repeats 3] [--points 4096]
 """
 from __future__ import annotations
@@ -71,7 +78,9 @@ def plain_loop(steps: int, n_res: int, width: int, depth: int, seed: int = 0):
         return jax.lax.scan(step, (p, s), None, length=steps)[0]
 
     opt_state = opt.init(params)
-    return run.lower(params, opt_state).compile(), params, opt_state
+    t = time.perf_counter()
+    compiled = run.lower(params, opt_state).compile()
+    return compiled, params, opt_state, time.perf_counter() - t
 
 
 def framework_loop(steps, n_res, width, depth):
@@ -86,14 +95,41 @@ def framework_loop(steps, n_res, width, depth):
     n = jnp.asarray(steps, jnp.int32)
     t = time.perf_counter()
     chunk = jax.jit(s.step).lower(s.init_carry, n).compile()
-    return (lambda: chunk(s.init_carry, n)), time.perf_counter() - t
+    return (lambda: chunk(s.init_carry, n)), chunk, time.perf_counter() - t
+
+
+def program_stats(compiled) -> dict:
+    """XLA's view of a compiled loop: FLOPs of one step (the loop body is counted once) and the
+    program's peak memory in MB."""
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    mem = compiled.memory_analysis()
+    peak = getattr(mem, "peak_memory_in_bytes", 0) or (
+        mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes - mem.alias_size_in_bytes)
+    return {"flops_per_step": float(cost.get("flops", float("nan"))), "peak_memory_mb": peak / 2**20}
+
+
+def matmul_peak(n: int | None = None, repeats: int = 5) -> float:
+    """Best measured FLOP/s of an n × n float32 matmul at the default precision (n: 8192 on a
+    GPU, 2048 on a CPU)."""
+    n = n or (8192 if jax.devices()[0].platform == "gpu" else 2048)
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+    f = jax.jit(lambda x: x @ x).lower(a).compile()
+    jax.block_until_ready(f(a))
+    best = np.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(f(a))
+        best = min(best, time.perf_counter() - t)
+    return 2.0 * n**3 / best
 
 
 def measure(steps, n_res, width, depth, repeats):
-    """Best-of-``repeats`` seconds for each loop, runs interleaved so load drift hits both."""
-    run_p, p, s = plain_loop(steps, n_res, width, depth)
+    """Steps/s, compile seconds and program statistics of each loop; best-of-``repeats``
+    seconds, runs interleaved so load drift hits both."""
+    run_p, p, s, plain_compile = plain_loop(steps, n_res, width, depth)
     plain = lambda: run_p(p, s)
-    fw, compile_s = framework_loop(steps, n_res, width, depth)
+    fw, fw_compiled, fw_compile = framework_loop(steps, n_res, width, depth)
     jax.block_until_ready(plain())
     jax.block_until_ready(fw())
     best = {"plain": np.inf, "framework": np.inf}
@@ -102,7 +138,12 @@ def measure(steps, n_res, width, depth, repeats):
             t = time.perf_counter()
             jax.block_until_ready(f())
             best[name] = min(best[name], time.perf_counter() - t)
-    return steps / best["plain"], steps / best["framework"], compile_s
+    out = {}
+    for name, compiled, compile_s in (("plain", run_p, plain_compile), ("framework", fw_compiled, fw_compile)):
+        st = program_stats(compiled)
+        out[name] = {"steps_per_s": steps / best[name], "compile_seconds": compile_s, **st,
+                     "achieved_flops": st["flops_per_step"] * steps / best[name]}
+    return out
 
 
 def seeds_throughput(steps, n_res, width, depth, n_seeds, repeats):
@@ -138,18 +179,30 @@ def main():
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--seeds", type=int, default=8, help="seeds for the vmap comparison (0: skip)")
     args = ap.parse_args()
-    plain, fw, compile_s = measure(args.steps, args.points, args.width, args.depth, args.repeats)
+    m = measure(args.steps, args.points, args.width, args.depth, args.repeats)
+    peak = matmul_peak()
     extra = {}
     if args.seeds:
         seq, vm = seeds_throughput(max(args.steps // 4, 10), args.points, args.width, args.depth, args.seeds, args.repeats)
         extra = {"seeds": args.seeds, "sequential_seed_steps_per_s": round(seq, 2),
                  "vmapped_seed_steps_per_s": round(vm, 2), "ratio_vmapped_over_sequential": round(vm / seq, 3)}
+    dev = jax.devices()[0]
+    stats = dev.memory_stats() or {}
+    loops = {name: {"steps_per_s": round(v["steps_per_s"], 2), "compile_seconds": round(v["compile_seconds"], 2),
+                    "peak_memory_mb": round(v["peak_memory_mb"], 2),
+                    "gflop_per_step": round(v["flops_per_step"] / 1e9, 4),
+                    "achieved_gflops": round(v["achieved_flops"] / 1e9, 1),
+                    "fraction_of_matmul_peak": round(v["achieved_flops"] / peak, 3)} for name, v in m.items()}
     print(json.dumps({
-        "device": str(jax.devices()[0]), "jax": jax.__version__,
+        "device": str(dev), "jax": jax.__version__,
         "problem": "burgers", "mlp": f"{args.depth}x{args.width} tanh", "points": args.points,
-        "plain_steps_per_s": round(plain, 2), "framework_steps_per_s": round(fw, 2),
-        "ratio_framework_over_plain": round(fw / plain, 3),
-        "framework_compile_seconds": round(compile_s, 2),
+        "plain": loops["plain"], "framework": loops["framework"],
+        "ratio_framework_over_plain": round(m["framework"]["steps_per_s"] / m["plain"]["steps_per_s"], 3),
+        "matmul_peak_gflops": round(peak / 1e9, 1),
+        # batching seeds adds no arithmetic per seed, so it can raise throughput at most to the
+        # matmul rate: this bounds ratio_vmapped_over_sequential (roofline, up to fusion effects)
+        "batching_gain_bound": round(peak / m["framework"]["achieved_flops"], 2),
+        **({"device_peak_memory_mb": round(stats["peak_bytes_in_use"] / 2**20, 1)} if "peak_bytes_in_use" in stats else {}),
         **extra,
     }, indent=1))
 

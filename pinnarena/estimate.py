@@ -23,40 +23,41 @@ OPTIMIZER_FACTOR = {"lbfgs": 3.0, "adam-lbfgs": 2.0, "bfgs": 3.0, "ssbfgs": 3.0,
 
 
 def estimate(config: dict) -> list[dict]:
-    from pinnarena import optimizers, problems, remedies
+    """Runs and estimated H100 hours per study (of the ``select``-ed jobs, pinnarena/suite.py)."""
+    from pinnarena import problems, suite
 
-    defaults = config.get("defaults", {})
+    by_study: dict[str, list[dict]] = {}
+    for j in suite.jobs(config):
+        by_study.setdefault(j["study"], []).append(j)
     rows = []
-    for name, study in config["studies"].items():
-        s = {**defaults, **study, "set": {**defaults.get("set", {}), **study.get("set", {})}}
-        names = {}
-        for kind, reg in (("problems", problems), ("optimizers", optimizers), ("remedies", remedies)):
-            v = s[kind]
-            names[kind] = [n for n in reg.names() if n not in s.get("exclude", {}).get(kind, [])] if v == "all" else v
-        seeds = len(s.get("seeds", [0]))
+    for name, jobs in by_study.items():
+        s = suite.study(config, name)
         width, depth = s["set"].get("model.width", 64), s["set"].get("model.depth", 4)
         if s["set"].get("model.arch", "mlp") == "pirate":
             depth = 3 * depth + 2  # square layers of a PirateNet (pinnarena/models.py)
         scale = s["set"].get("points_scale", 1.0)
         hours = 0.0
-        for p in names["problems"]:
-            pts = sum(t.n for t in problems.get(p).terms) * scale
+        for j in jobs:
+            pts = sum(t.n for t in problems.get(j["problem"]).terms) * scale
             ms = BASE_MS * (pts / 4608) * (width**2 * depth) / (128**2 * 4)
-            for o in names["optimizers"]:
-                for r in names["remedies"]:
-                    extra = 1.0 if r == "none" else 1.3
-                    hours += s["steps"] * seeds * ms * OPTIMIZER_FACTOR.get(o, 1.0) * extra / 3.6e6
-        runs = len(names["problems"]) * len(names["optimizers"]) * len(names["remedies"]) * seeds
-        rows.append({"study": name, "runs": runs, "steps": s["steps"], "gpu_hours": hours})
+            extra = 1.0 if j["remedy"] == "none" else 1.3
+            hours += s["steps"] * ms * OPTIMIZER_FACTOR.get(j["optimizer"], 1.0) * extra / 3.6e6
+        rows.append({"study": name, "runs": len(jobs), "steps": s["steps"], "gpu_hours": hours})
     return rows
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("config")
+    ap.add_argument("--select", default=None, metavar="YAML",
+                    help='a slice of the suite, as for snakemake --config select=...: '
+                         'e.g. \'{"studies": ["optimizers"], "optimizers": ["adam", "soap"]}\'')
     args = ap.parse_args(argv)
     with open(args.config) as f:
-        rows = estimate(yaml.safe_load(f))
+        config = yaml.safe_load(f)
+    if args.select:
+        config["select"] = yaml.safe_load(args.select)
+    rows = estimate(config)
     for r in rows:
         print(f"{r['study']:<16} {r['runs']:>6} runs × {r['steps']:>7} steps  ≈ {r['gpu_hours']:8.1f} GPU hours (H100)")
     print(f"{'total':<16} {sum(r['runs'] for r in rows):>6} runs{'':>18}≈ {sum(r['gpu_hours'] for r in rows):8.1f} GPU hours")

@@ -67,6 +67,33 @@ def test_config_rejects_unknown_problem_names(tmp_path):
     assert "poisson-3d" in res.stdout + res.stderr
 
 
+def test_select_slices_a_suite_and_names_what_it_does_not_know():
+    from pinnarena import suite
+
+    cfg = yaml.safe_load((ROOT / "config" / "standard.yaml").read_text())
+    every = suite.jobs(cfg)
+    seed_paper = ["wave", "burgers", "kdv", "ldc-re100"]
+    cfg["select"] = {"studies": ["optimizers"], "optimizers": ["adam", "soap"], "problems": seed_paper}
+    part = suite.jobs(cfg)
+    assert len(part) == len(seed_paper) * 2 * 3
+    assert {(j["study"], j["optimizer"]) for j in part} == {("optimizers", "adam"), ("optimizers", "soap")}
+    assert all(j in every for j in part)  # a slice is a subset of the same jobs
+    for bad, needle in (({"optimisers": ["adam"]}, "optimisers"), ({"optimizers": ["adamm"]}, "adamm"),
+                        ({"studies": ["nope"]}, "nope"), ({"problems": "burgers"}, "non-empty list")):
+        cfg["select"] = bad
+        with pytest.raises(ValueError, match=needle):
+            suite.jobs(cfg)
+
+
+def test_select_on_the_command_line_schedules_only_the_slice(tmp_path):
+    base = ["-n", "--configfile", "config/test.yaml", "--config", f"results={tmp_path}/results"]
+    whole = snakemake(*base)
+    part = snakemake(*base, 'select={"remedies": ["grad-norm"]}')
+    assert whole.returncode == 0 and part.returncode == 0, part.stderr[-3000:]
+    count = lambda res: sum(1 for line in (res.stdout + res.stderr).splitlines() if line.strip().startswith("rule run_tiny"))
+    assert (count(whole), count(part)) == (2, 1)
+
+
 def test_default_suite_covers_every_registered_name():
     """smoke.yaml touches every problem, optimizer and remedy (its studies use `all`)."""
     from pinnarena import optimizers, problems, remedies

@@ -1,7 +1,9 @@
-# Config validation and the expansion of studies into jobs.
+# Config validation and the expansion of studies into jobs (pinnarena/suite.py; `select` slices a suite).
 import json
 
 from snakemake.utils import validate
+
+from pinnarena import suite
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -12,58 +14,15 @@ SUITE = config["suite"]
 RUN_DIR = f"{RESULTS}/runs/{{study}}/{{problem}}/{{optimizer}}/{{remedy}}/seed{{seed}}"
 
 
-def _registry_names(kind):
-    from pinnarena import optimizers, problems, remedies
-
-    return {"problems": problems, "optimizers": optimizers, "remedies": remedies}[kind].names()
+def _study(name):
+    return suite.study(config, name)
 
 
 def _expand_names(study, kind):
-    value = study[kind]
-    names = _registry_names(kind) if value == "all" else list(value)
-    if value == "all":
-        names = [n for n in names if n not in study.get("exclude", {}).get(kind, [])]
-    known = set(_registry_names(kind))
-    if kind == "remedies":  # composed names (adapters+grad-norm) are valid when every part is
-        from pinnarena.remedies import parts
-
-        known |= {n for n in names if "+" in n and _valid(parts, n)}
-    unknown = sorted(set(names) - known)
-    if unknown:
-        raise ValueError(f"config: unknown {kind} {unknown}; accepted: {_registry_names(kind)}")
-    return names
+    return suite.expand(study, kind)
 
 
-def _valid(check, name):
-    try:
-        check(name)
-        return True
-    except (KeyError, ValueError):
-        return False
-
-
-def _study(name):
-    defaults = config.get("defaults", {})
-    study = dict(config["studies"][name])
-    merged = {**defaults, **study}
-    merged["set"] = {**defaults.get("set", {}), **study.get("set", {})}
-    return merged
-
-
-def jobs():
-    """Every (study, problem, optimizer, remedy, seed) of the suite, in a stable order."""
-    out = []
-    for name in config["studies"]:
-        s = _study(name)
-        for p in _expand_names(s, "problems"):
-            for o in _expand_names(s, "optimizers"):
-                for r in _expand_names(s, "remedies"):
-                    for seed in s.get("seeds", [0]):
-                        out.append(dict(study=name, problem=p, optimizer=o, remedy=r, seed=seed))
-    return out
-
-
-JOBS = jobs()
+JOBS = suite.jobs(config)  # every selected (study, problem, optimizer, remedy, seed): pinnarena/suite.py
 
 
 def run_args(study):

@@ -1,0 +1,103 @@
+"""A suite config → its studies and training jobs; shared by the workflow and the cost estimate.
+
+A suite (``config/*.yaml``, schema ``workflow/schemas/config.schema.yaml``) has ``defaults`` and
+``studies``; a study's settings are the defaults overridden by the study's own keys, with the two
+``set`` maps merged key by key. A study crosses ``problems`` × ``optimizers`` × ``remedies``
+(``all``: every registered name, minus the study's ``exclude``) × ``seeds``.
+
+``select`` (optional) runs a slice of a suite without editing it::
+
+    snakemake --configfile config/standard.yaml \
+        --config 'select={"studies": ["optimizers"], "optimizers": ["adam", "soap"]}'
+
+Each of ``studies`` / ``problems`` / ``optimizers`` / ``remedies`` given is a list of names, and a
+job is kept when its value is in every list given. A selected job's run config is the same as in
+the whole suite (same run id), so a slice and the whole suite share results.
+"""
+from __future__ import annotations
+
+KINDS = ("problems", "optimizers", "remedies")
+SELECT_KEYS = ("studies",) + KINDS
+
+
+def _registry(kind: str):
+    from pinnarena import optimizers, problems, remedies
+
+    return {"problems": problems, "optimizers": optimizers, "remedies": remedies}[kind]
+
+
+def study(config: dict, name: str) -> dict:
+    """The settings of study ``name``: ``defaults`` overridden by the study, ``set`` merged."""
+    defaults = config.get("defaults", {})
+    s = dict(config["studies"][name])
+    merged = {**defaults, **s}
+    merged["set"] = {**defaults.get("set", {}), **s.get("set", {})}
+    return merged
+
+
+def _valid_remedy(name: str) -> bool:
+    from pinnarena.remedies import parts
+
+    try:
+        parts(name)
+        return True
+    except (KeyError, ValueError):
+        return False
+
+
+def expand(s: dict, kind: str) -> list[str]:
+    """The names of ``kind`` that study settings ``s`` cross (``all`` expanded, names checked)."""
+    names_all = _registry(kind).names()
+    value = s[kind]
+    if value == "all":
+        skip = set(s.get("exclude", {}).get(kind, []))
+        return [n for n in names_all if n not in skip]
+    names = list(value)
+    known = set(names_all)
+    if kind == "remedies":  # composed names (adapters+grad-norm) are valid when every part is
+        known |= {n for n in names if "+" in n and _valid_remedy(n)}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ValueError(f"config: unknown {kind} {unknown}; accepted: {names_all}")
+    return names
+
+
+def selection(config: dict) -> dict[str, set[str]]:
+    """``config["select"]`` checked: {key: set of names} for the keys given."""
+    sel = config.get("select") or {}
+    if not isinstance(sel, dict):
+        raise ValueError(f"config: select must be a mapping with keys among {list(SELECT_KEYS)}, got {sel!r}")
+    bad = sorted(set(sel) - set(SELECT_KEYS))
+    if bad:
+        raise ValueError(f"config: select has unknown keys {bad}; accepted: {list(SELECT_KEYS)}")
+    out = {}
+    for key, names in sel.items():
+        if isinstance(names, str) or not isinstance(names, (list, tuple)) or not names:
+            raise ValueError(f"config: select.{key} must be a non-empty list of names, got {names!r}")
+        known = list(config["studies"]) if key == "studies" else _registry(key).names()
+        if key == "remedies":
+            unknown = [n for n in names if n not in known and not ("+" in n and _valid_remedy(n))]
+        else:
+            unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"config: select.{key} has unknown names {sorted(unknown)}; accepted: {known}")
+        out[key] = set(names)
+    return out
+
+
+def jobs(config: dict) -> list[dict]:
+    """Every selected (study, problem, optimizer, remedy, seed) of the suite, in a stable order."""
+    sel = selection(config)
+    keep = lambda key, name: key not in sel or name in sel[key]
+    out = []
+    for name in config["studies"]:
+        if not keep("studies", name):
+            continue
+        s = study(config, name)
+        for p in expand(s, "problems"):
+            for o in expand(s, "optimizers"):
+                for r in expand(s, "remedies"):
+                    if keep("problems", p) and keep("optimizers", o) and keep("remedies", r):
+                        out += [dict(study=name, problem=p, optimizer=o, remedy=r, seed=seed)
+                                for seed in s.get("seeds", [0])]
+    return out
