@@ -104,8 +104,8 @@ def program_stats(compiled) -> dict:
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     mem = compiled.memory_analysis()
-    peak = getattr(mem, "peak_memory_in_bytes", 0) or (
-        mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes - mem.alias_size_in_bytes)
+    # arguments + outputs + temporaries (``peak_memory_in_bytes`` leaves out the temporaries on CPU)
+    peak = mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes - mem.alias_size_in_bytes
     return {"flops_per_step": float(cost.get("flops", float("nan"))), "peak_memory_mb": peak / 2**20}
 
 
