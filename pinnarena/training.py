@@ -17,7 +17,7 @@ batch, key, step, counters). One step is a pure function of the carry:
    re-run of the chunk up to that step, see ``_run_chunk``), so the carry always holds the last
    finite state and later steps are no-ops. Nothing is selected or copied per step.
 
-``eval_every`` steps run inside one compiled ``lax.fori_loop``; between chunks the loop measures
+``eval_every`` steps run inside one compiled ``lax.while_loop``; between chunks the loop measures
 train time (device work only, blocked), checks the time budget and divergence, and evaluates
 against the reference (time kept out of ``train_seconds``). Compilation is ahead of time and
 timed separately.
@@ -314,7 +314,7 @@ def build(cfg: RunConfig) -> Setup:
 
     def chunk(c: Carry, n_steps) -> Carry:
         """Up to ``n_steps`` steps; stops after the first failing step (``diverged_at`` ≥ 0), whose
-        non-finite state the caller replaces by the state before it (see ``run_chunk``)."""
+        non-finite state the caller replaces by the state before it (see ``_run_chunk``)."""
         def go(ic):
             return (ic[0] < n_steps) & (ic[1].diverged_at < 0)
 
@@ -523,7 +523,7 @@ def _copy(o: Outcome) -> Outcome:
 def _run_chunk(chunk_c, carry: Carry, n: int, steps_arg, S: int) -> Carry:
     """``n`` steps of every seed, with the divergence guard applied after the fact.
 
-    The compiled chunk stops a seed after its first failing step k (non-finite loss or update)
+    The compiled chunk stops a seed after its first failing step k (non-finite loss or parameters)
     and leaves that step's state in the carry. Such a seed is then re-run from the chunk's start
     for the k − step₀ steps before k (the same program, so the same arithmetic), which gives its
     last finite state, marked ``diverged_at = k``; later chunks leave it as it is. This costs a
