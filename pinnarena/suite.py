@@ -45,21 +45,23 @@ def _valid_remedy(name: str) -> bool:
         return False
 
 
+def _unknown(kind: str, names) -> list[str]:
+    """The names that are not registered ``kind`` (composed remedies count when every part is)."""
+    known = set(_registry(kind).names())
+    return sorted(n for n in set(names)
+                  if n not in known and not (kind == "remedies" and "+" in n and _valid_remedy(n)))
+
+
 def expand(s: dict, kind: str) -> list[str]:
     """The names of ``kind`` that study settings ``s`` cross (``all`` expanded, names checked)."""
-    names_all = _registry(kind).names()
     value = s[kind]
     if value == "all":
         skip = set(s.get("exclude", {}).get(kind, []))
-        return [n for n in names_all if n not in skip]
-    names = list(value)
-    known = set(names_all)
-    if kind == "remedies":  # composed names (adapters+grad-norm) are valid when every part is
-        known |= {n for n in names if "+" in n and _valid_remedy(n)}
-    unknown = sorted(set(names) - known)
+        return [n for n in _registry(kind).names() if n not in skip]
+    unknown = _unknown(kind, value)
     if unknown:
-        raise ValueError(f"config: unknown {kind} {unknown}; accepted: {names_all}")
-    return names
+        raise ValueError(f"config: unknown {kind} {unknown}; accepted: {_registry(kind).names()}")
+    return list(value)
 
 
 def selection(config: dict) -> dict[str, set[str]]:
@@ -75,12 +77,9 @@ def selection(config: dict) -> dict[str, set[str]]:
         if isinstance(names, str) or not isinstance(names, (list, tuple)) or not names:
             raise ValueError(f"config: select.{key} must be a non-empty list of names, got {names!r}")
         known = list(config["studies"]) if key == "studies" else _registry(key).names()
-        if key == "remedies":
-            unknown = [n for n in names if n not in known and not ("+" in n and _valid_remedy(n))]
-        else:
-            unknown = [n for n in names if n not in known]
+        unknown = sorted(set(names) - set(known)) if key == "studies" else _unknown(key, names)
         if unknown:
-            raise ValueError(f"config: select.{key} has unknown names {sorted(unknown)}; accepted: {known}")
+            raise ValueError(f"config: select.{key} has unknown names {unknown}; accepted: {known}")
         out[key] = set(names)
     return out
 

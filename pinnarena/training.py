@@ -131,19 +131,18 @@ def build(cfg: RunConfig) -> Setup:
         params = {"net": net, "pde": {k: jnp.asarray(v) for k, v in sorted(problem.unknowns.items())}}
         batch = {t.name: t.sample(jax.random.fold_in(k_data, k), cfg.batch[t.name])
                  for k, t in enumerate(terms) if t.resample}
-        return cast(params), cast(buffers), cast(batch), k_data
+        return cast(params), cast(buffers), cast(batch), k_init, k_data
 
     initial_state_c = jax.jit(initial_state)
 
     def seed_state(seed: int):
-        params, buffers, batch, k_data = initial_state_c(jax.random.PRNGKey(seed))
+        params, buffers, batch, k_init, k_data = initial_state_c(jax.random.PRNGKey(seed))
         # fixed terms (data) may draw from NumPy references, so they are sampled eagerly, with the
         # same key that Problem.sample would use
         batch.update(cast({t.name: t.sample(jax.random.fold_in(k_data, k), cfg.batch[t.name])
                            for k, t in enumerate(terms) if not t.resample}))
         if cfg.model.pi_init:  # PirateNet output layer fitted by least squares (pinnarena/pirate_init.py)
             from pinnarena import pirate_init
-            k_init = jax.random.split(jax.random.PRNGKey(seed))[0]  # the key initial_state gives model.init
             params = cast(pirate_init.fit(problem, model, params, buffers, batch, cfg.batch, k_init))
         return params, buffers, {t.name: batch[t.name] for t in terms}, k_data
 
@@ -360,6 +359,7 @@ def build(cfg: RunConfig) -> Setup:
     def carry_for(seed: int, state=None) -> Carry:
         """The initial carry of ``seed``, with the compiled initialisers of this setup."""
         params, buffers, batch, k_data = seed_state(seed) if state is None else state
+        no_update = jax.tree_util.tree_map(jnp.zeros_like, params)
         return Carry(
             params=params,
             opt_state=opt_init_c(params),
@@ -369,8 +369,8 @@ def build(cfg: RunConfig) -> Setup:
             grad_evals=zero,
             fun_evals=zero,
             diverged_at=zero - 1,
-            last_update=jax.tree_util.tree_map(jnp.zeros_like, params),
-            prev_update=jax.tree_util.tree_map(jnp.zeros_like, params),
+            last_update=no_update,
+            prev_update=no_update,
             buffers=buffers,
             data_key=k_data,
         )
@@ -486,8 +486,7 @@ def _train_auto(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
             net = {"trunk": p["net"], "adapters": init.params["net"]["adapters"]} if setup.remedy.adapters else p["net"]
             params = {"net": net, "pde": p["pde"]}
             return prof.carry._replace(params=params, opt_state=setup.optimizer.init(params), rem_state=init.rem_state,
-                                       last_update=jax.tree_util.tree_map(jnp.zeros_like, params),
-                                       prev_update=jax.tree_util.tree_map(jnp.zeros_like, params))
+                                       last_update=init.last_update, prev_update=init.prev_update)
 
         ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"auto-{chosen}"
         conts = _train([dataclasses.replace(cfgs[i], remedy=chosen, remedy_hp=hp, steps=cfg.steps - P) for i in idx],
@@ -540,7 +539,7 @@ def _run_chunk(chunk_c, carry: Carry, n: int, steps_arg, S: int) -> Carry:
         if (again[fresh] >= 0).any():  # a non-deterministic device failed earlier on the re-run
             at = np.where(fresh & (again >= 0), again, at)
             continue
-        redo = redo._replace(diverged_at=jnp.asarray(np.where(fresh, at, again) if S > 1 else at[0], jnp.int32))
+        redo = redo._replace(diverged_at=jnp.asarray(at if S > 1 else at[0], jnp.int32))  # others: from `new`
         if S == 1:
             return redo
         pick = lambda a, b: jnp.where(jnp.asarray(fresh).reshape((S,) + (1,) * (a.ndim - 1)), a, b)

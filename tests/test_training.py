@@ -156,7 +156,7 @@ def test_vmapped_seeds_equal_separate_runs(opt, remedy, rtol):
 
 
 def test_a_failing_step_is_undone_per_seed_and_the_run_keeps_its_last_finite_state():
-    """GELU + Adam at lr 40 on burgers: seed 0 fails at step 4, seed 1 at step 3, mid-chunk. The
+    """GELU + Adam at lr 40 on burgers: seeds 0 and 1 fail at different steps, mid-chunk. The
     driver rolls each back to the state before its failing step, which must be the state of an
     uninterrupted run of that many steps; batched seeds each keep their own."""
     import jax

@@ -25,7 +25,7 @@ composed name go to whichever part accepts them.
 
 Optional engine hooks a remedy may declare: ``needs_ntk = True`` — ``update`` then receives
 ``ntk_traces`` (K,), the mean NTK diagonal of each loss term (see pinnarena.training);
-``loss_only = True`` — the weights depend on the losses alone (``loss_weights(losses, state) ->
+``loss_only = True`` (subclass ``LossWeighting``) — the weights depend on the losses alone (``loss_weights(losses, state) ->
 (w, state)``, with ``update`` = w @ G), so on refresh steps the loop forms g = Σ_k w_k ∇L_k as one
 vector–Jacobian product of the loss vector instead of K reverse passes.
 Add a remedy by adding a module to this folder that calls ``register``.
@@ -66,6 +66,18 @@ class Remedy:
     def loss_weights(self, losses, state):
         """(w, new state) from the losses alone; defined by ``loss_only`` remedies."""
         raise NotImplementedError(f"remedy {self.name!r} does not weight by losses alone (loss_only is False)")
+
+
+class LossWeighting(Remedy):
+    """Base of the weightings whose weights depend on the losses alone (``loss_only``): subclasses
+    define ``loss_weights``; ``update`` forms w @ G, the combination the loop otherwise takes as one
+    vector–Jacobian product."""
+
+    loss_only = True
+
+    def update(self, G, losses, state):
+        w, state = self.loss_weights(losses, state)
+        return w.astype(G.dtype) @ G, state
 
 
 MODIFIERS = ("causal", "adapters")

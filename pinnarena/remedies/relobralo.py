@@ -30,12 +30,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from pinnarena.remedies import Remedy, register
+from pinnarena.remedies import LossWeighting, Remedy, register
 
 
-class ReLoBRaLo(Remedy):
-    loss_only = True  # weights from the losses alone: the loop takes one VJP (see loss_weights)
-
+class ReLoBRaLo(LossWeighting):  # weights from the losses alone: the loop takes one VJP
     def __init__(self, alpha: float, temperature: float, rho: float, seed: int, refresh_every: int, eps: float):
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"relobralo alpha must be in [0, 1], got {alpha}")
@@ -73,11 +71,7 @@ class ReLoBRaLo(Remedy):
         hist = rho * state["weights"] + (1.0 - rho) * self.balance(L, L0)
         w = self.alpha * hist + (1.0 - self.alpha) * self.balance(L, Lp)
         new = {"weights": w.astype(dt), "loss0": L0, "loss_prev": L, "count": state["count"] + 1}
-        return w.astype(dt), new
-
-    def update(self, G, losses, state):
-        w, new = self.loss_weights(losses, state)
-        return w.astype(G.dtype) @ G, new
+        return new["weights"], new
 
 
 @register("relobralo", family="weighting")

@@ -24,12 +24,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from pinnarena.remedies import Remedy, register
+from pinnarena.remedies import LossWeighting, Remedy, register
 
 
-class SoftAdapt(Remedy):
-    loss_only = True  # weights from the losses alone: the loop takes one VJP (see loss_weights)
-
+class SoftAdapt(LossWeighting):  # weights from the losses alone: the loop takes one VJP
     def __init__(self, beta: float, normalize: bool, loss_weighted: bool, refresh_every: int, eps: float):
         if int(refresh_every) < 1:
             raise ValueError(f"softadapt refresh_every must be ≥ 1 (its weights evolve with the losses), got {refresh_every}")
@@ -56,10 +54,6 @@ class SoftAdapt(Remedy):
         L_prev = jnp.where(state["count"] == 0, L, state["loss_prev"])
         w = self.weights_from(L, L_prev).astype(dt)
         return w, {"weights": w, "loss_prev": L, "count": state["count"] + 1}
-
-    def update(self, G, losses, state):
-        w, new = self.loss_weights(losses, state)
-        return w.astype(G.dtype) @ G, new
 
 
 @register("softadapt", family="weighting")
