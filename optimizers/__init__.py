@@ -2,12 +2,19 @@
 
 ``make(name, **hparams)`` returns an ``optax.GradientTransformationExtraArgs``. The training
 loop calls every optimizer as ``update(g, state, params, value=..., grad=..., value_fn=...,
-residual_fn=...)`` where
+residual_fn=..., residual_jacobian_fn=...)`` where
 
 * ``value`` = Σ_k w_k L_k(params) and ``grad`` = g (the remedy's combined gradient);
 * ``value_fn(p)`` = Σ_k w_k L_k(p) on the current batch (for line searches, Newton);
 * ``residual_fn(p)`` = r(p), the flattened residual vector with ‖r(p)‖² = value_fn(p)
-  (for Gauss–Newton and natural-gradient methods).
+  (for Gauss–Newton and natural-gradient methods);
+* ``residual_jacobian_fn(p)`` = (r(p), J(p)): the same r and its Jacobian J = ∂r/∂θ (m × n,
+  columns in ``jax.flatten_util.ravel_pytree(p)`` order), built from per-point reverse passes of
+  the pointwise residuals (about one batched backward pass, memory m × n;
+  ``pinnarena.curvature.pointwise_jacobian``). Use it rather than ``jax.jacfwd(residual_fn)``,
+  which pushes n tangents through every point at once. An optimizer that declares it should
+  still work with ``residual_fn`` alone (the conformance tests pass only that), e.g. with
+  ``pinnarena.curvature.jacobian``, which builds J in blocks of bounded memory.
 
 ``make`` passes on only the extra arguments the optimizer declares with the registry metadata
 ``extra_args`` (default ``("value", "grad", "value_fn")``), because optax's line searches hand

@@ -32,6 +32,21 @@ Every grid point costs one objective evaluation and is reported in the state's
 ``num_linesearch_steps`` (the training loop counts each as a function and a gradient
 evaluation; the gradient count is therefore an over-count for ENGD). Dense n × n: refuses more
 than ``max_params`` parameters at ``init``.
+
+Cost and memory. The training loop passes ``residual_jacobian_fn(p) -> (r, J)``, J built row by
+row from per-point reverse passes of the pointwise PINN residual (about one batched backward
+pass; ``pinnarena.curvature.pointwise_jacobian``). Without it (an optimizer used on its own, with
+``residual_fn`` only) J comes from ``pinnarena.curvature.jacobian``: the residual linearised once
+and applied to blocks of ``jacobian_batch_size`` basis vectors (automatic from a 128 MiB working
+set when ``None``). Either way memory is m·n + n² + a bounded working set, and a step costs the
+Jacobian, :math:`2J^\top J` (2mn² flops), one n × n ``eigh`` and ``n_grid`` objective
+evaluations.
+
+Example::
+
+    from pinnarena import optimizers
+    tx = optimizers.make("engd")           # pseudo-inverse, 31-point grid
+    tx = optimizers.make("engd", damping=1e-8)
 """
 from __future__ import annotations
 
@@ -42,8 +57,10 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
+from pinnarena import curvature
 from pinnarena.optimizers import register
 from pinnarena.optimizers.quasi_newton import DEFAULT_MAX_PARAMS, check_max_params
+from pinnarena.search_space import Log
 
 
 class ENGDState(NamedTuple):
@@ -53,40 +70,58 @@ class ENGDState(NamedTuple):
 
 
 def scale_by_engd(*, damping: float = 0.0, rcond=None, n_grid: int = 31,
-                  max_params: int = DEFAULT_MAX_PARAMS) -> optax.GradientTransformationExtraArgs:
-    """The ENGD step −η G⁺ ∇L with η from the log-spaced grid search (module docstring)."""
+                  max_params: int = DEFAULT_MAX_PARAMS,
+                  jacobian_batch_size: int | None = None) -> optax.GradientTransformationExtraArgs:
+    """The ENGD step −η G⁺ ∇L with η from the log-spaced grid search (module docstring).
+
+    Args:
+      damping: λ / (tr(G)/n) of the damped solve; 0 → Moore–Penrose pseudo-inverse.
+      rcond: pseudo-inverse cut-off relative to the largest eigenvalue (None: n × eps).
+      n_grid: number of step sizes 2^-j, j = 0 … n_grid − 1, tried per step.
+      max_params: refuse more parameters than this at ``init`` (dense n × n).
+      jacobian_batch_size: basis vectors per block of the fallback Jacobian (used only without
+        ``residual_jacobian_fn``); None: from the working-set bound.
+    """
     if n_grid < 1:
         raise ValueError(f"n_grid must be >= 1, got {n_grid}")
+    if damping < 0:
+        raise ValueError(f"damping must be >= 0, got {damping}")
+    curvature.check_batch_size(jacobian_batch_size, "jacobian_batch_size")
 
     def init_fn(params):
         flat, _ = ravel_pytree(params)
         check_max_params("engd", flat.shape[0], max_params)
         return ENGDState(jnp.zeros([], jnp.int32), jnp.zeros([], flat.dtype), jnp.zeros([], jnp.int32))
 
-    def update_fn(updates, state, params, *, residual_fn=None, value_fn=None, value=None, **extra):
-        if residual_fn is None:
-            raise ValueError("engd needs residual_fn (the residual vector r with ||r||^2 = value_fn)")
+    def update_fn(updates, state, params, *, residual_fn=None, residual_jacobian_fn=None, value_fn=None,
+                  value=None, **extra):
+        if residual_fn is None and residual_jacobian_fn is None:
+            raise ValueError("engd needs residual_fn (the residual vector r with ||r||^2 = value_fn) "
+                             "or residual_jacobian_fn (p -> (r, dr/dp))")
         if params is None:
             raise ValueError("engd needs params")
         g, unravel_u = ravel_pytree(updates)
         x, unravel = ravel_pytree(params)
         g = g.astype(x.dtype)
         n = x.shape[0]
-        r = lambda z: jnp.ravel(residual_fn(unravel(z)))
-        m = jax.eval_shape(r, x).shape[0]
-        J = (jax.jacrev if m < n else jax.jacfwd)(r)(x)
+        if residual_jacobian_fn is not None:
+            _, J = residual_jacobian_fn(params)
+        else:
+            _, J = curvature.jacobian(lambda z: residual_fn(unravel(z)), x, batch_size=jacobian_batch_size)
+        J = J.astype(x.dtype)
         G = 2.0 * J.T @ J
-        w, V = jnp.linalg.eigh(0.5 * (G + G.T))
-        w = jnp.maximum(w, 0.0)
+        w, V = curvature.psd_eigh(G)
         if damping > 0:
             lam = damping * jnp.sum(w) / n
-            inv_w = 1.0 / (w + lam + jnp.finfo(x.dtype).tiny)
+            d = -curvature.damped_apply(w, V, g, lam + jnp.finfo(x.dtype).tiny)
         else:
-            rc = n * jnp.finfo(x.dtype).eps if rcond is None else rcond
-            cut = w > rc * jnp.max(w)
-            inv_w = jnp.where(cut, 1.0 / jnp.where(cut, w, 1.0), 0.0)
-        d = -(V @ (inv_w * (V.T @ g)))
-        f = (lambda z: value_fn(unravel(z))) if value_fn is not None else (lambda z: jnp.sum(r(z) ** 2))
+            d = -curvature.pinv_apply(w, V, g, rcond)
+        if value_fn is not None:
+            f = lambda z: value_fn(unravel(z))
+        elif residual_fn is not None:
+            f = lambda z: jnp.sum(jnp.ravel(residual_fn(unravel(z))) ** 2)
+        else:
+            f = lambda z: jnp.sum(residual_jacobian_fn(unravel(z))[0] ** 2)
         f0 = f(x) if value is None else jnp.asarray(value, x.dtype)
         etas = 0.5 ** jnp.arange(n_grid, dtype=x.dtype)
         losses = jax.lax.map(lambda eta: f(x + eta * d), etas)
@@ -101,8 +136,14 @@ def scale_by_engd(*, damping: float = 0.0, rcond=None, n_grid: int = 31,
 
 
 @register("engd", family="natural-gradient", line_search=True, dense=True,
-          extra_args=("value", "grad", "value_fn", "residual_fn"))
-def engd(*, damping: float = 0.0, rcond=None, n_grid: int = 31,
-         max_params: int = DEFAULT_MAX_PARAMS) -> optax.GradientTransformationExtraArgs:
-    """Energy natural gradient descent (Müller & Zeinhofer 2023) with the grid line search."""
-    return scale_by_engd(damping=damping, rcond=rcond, n_grid=n_grid, max_params=max_params)
+          extra_args=("value", "grad", "value_fn", "residual_fn", "residual_jacobian_fn"),
+          search_space={"damping": Log(1e-10, 1e-3)})
+def engd(*, damping: float = 0.0, rcond=None, n_grid: int = 31, max_params: int = DEFAULT_MAX_PARAMS,
+         jacobian_batch_size: int | None = None) -> optax.GradientTransformationExtraArgs:
+    """Energy natural gradient descent (Müller & Zeinhofer 2023) with the grid line search.
+
+    The search space tunes the damping of :math:`(G + \\lambda I)^{-1}` (relative to tr(G)/n);
+    the default (0) is the paper's pseudo-inverse.
+    """
+    return scale_by_engd(damping=damping, rcond=rcond, n_grid=n_grid, max_params=max_params,
+                         jacobian_batch_size=jacobian_batch_size)

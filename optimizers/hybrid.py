@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import optax
 
 from pinnarena.optimizers import register
+from pinnarena.search_space import IntLog, Log
 from pinnarena.optimizers.adam import adam
 from pinnarena.optimizers.lbfgs import lbfgs
 
@@ -53,13 +54,28 @@ def switch(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-@register("adam-lbfgs", family="hybrid", line_search=True)
-def adam_lbfgs(total_steps: int = 1000, switch_fraction: float = 0.5, learning_rate: float = 1e-3, memory_size: int = 10):
-    """Adam for ``switch_fraction`` of the budget, then L-BFGS (strong-Wolfe line search)."""
+def switch_step(total_steps: int, switch_fraction: float, switch_steps: int = 0) -> int:
+    """The update at which a hybrid switches: ``switch_steps`` if > 0 (an absolute count, for
+    runs that end on a time budget rather than at ``total_steps``), else
+    round(switch_fraction · total_steps)."""
+    if switch_steps < 0:
+        raise ValueError(f"switch_steps must be >= 0, got {switch_steps}")
+    if switch_steps > 0:
+        return int(switch_steps)
     if not 0.0 <= switch_fraction <= 1.0:
         raise ValueError(f"switch_fraction must be in [0, 1], got {switch_fraction}")
+    return int(round(switch_fraction * total_steps))
+
+
+@register("adam-lbfgs", family="hybrid", line_search=True,
+          search_space={"learning_rate": Log(1e-4, 1e-2), "switch_steps": IntLog(100, 10000),
+                        "memory_size": IntLog(5, 100)})
+def adam_lbfgs(total_steps: int = 1000, switch_fraction: float = 0.5, learning_rate: float = 1e-3, memory_size: int = 10,
+               switch_steps: int = 0):
+    """Adam for ``switch_fraction`` of the budget (or ``switch_steps`` updates), then L-BFGS
+    (strong-Wolfe line search)."""
     return switch(
         adam(learning_rate=learning_rate),
         lbfgs(memory_size=memory_size),
-        int(round(switch_fraction * total_steps)),
+        switch_step(total_steps, switch_fraction, switch_steps),
     )

@@ -9,9 +9,11 @@ from __future__ import annotations
 import optax
 
 from pinnarena.optimizers import register
+from pinnarena.search_space import IntLog
 
 
-@register("lbfgs", family="quasi-newton", line_search=True)
+@register("lbfgs", family="quasi-newton", line_search=True,
+          search_space={"memory_size": IntLog(5, 100), "max_linesearch_steps": IntLog(10, 40)})
 def lbfgs(learning_rate=None, memory_size: int = 10, max_linesearch_steps: int = 20):
     """``optax.lbfgs`` with a zoom line search of at most ``max_linesearch_steps`` evaluations."""
     return optax.lbfgs(

@@ -37,6 +37,7 @@ import optax
 from optax import contrib
 
 from pinnarena.optimizers import register
+from pinnarena.search_space import Linear, Log
 
 scale_by_muon = contrib.scale_by_muon
 MuonState = contrib.MuonState
@@ -70,7 +71,8 @@ def muon(
     )
 
 
-@register("muon", family="first-order")
+@register("muon", family="first-order",
+          search_space={"learning_rate": Log(1e-3, 1e-1), "beta": Linear(0.85, 0.98)})
 def _muon_factory(
     learning_rate=0.02,
     beta: float = 0.95,

@@ -3,7 +3,7 @@ r"""Exact-curvature second-order methods on the flattened parameters (dense).
 All three compute a curvature matrix :math:`C` of the objective :math:`L` at :math:`x_k`, the
 damped direction :math:`d_k = -(C + \lambda_k I)^{-1} \nabla L(x_k)` and a step along it:
 
-* ``newton``: :math:`C = \nabla^2 L` (``jax.hessian`` of ``value_fn``), Levenberg–Marquardt
+* ``newton``: :math:`C = \nabla^2 L` (the exact Hessian of ``value_fn``), Levenberg–Marquardt
   damping (Levenberg 1944; Marquardt 1963; Nocedal & Wright 2006, Sec. 10.3). Exact-Hessian
   Newton is attracted by *every* stationary point, saddles included: Rowan (2025, arXiv
   2510.11987, "Nonlinear discretizations and Newton's method: characterizing stationary points of
@@ -33,6 +33,19 @@ counts it as one function and one gradient evaluation (an over-count of gradient
 need values only). The Hessian itself costs n Hessian-vector products and is not counted there.
 
 Dense n × n matrices: the optimizers refuse more than ``max_params`` parameters at ``init``.
+
+Memory (``pinnarena.curvature``). The Hessian is built from forward-over-reverse
+Hessian–vector products :math:`He_j` (Pearlmutter 1994), the gradient linearised once and
+applied to ``hvp_batch_size`` basis vectors at a time (``None``: as many as fit a 128 MiB working
+set), so memory is n² + B × one HVP instead of n HVPs at once (``jax.hessian``). Gauss–Newton
+takes :math:`J` from the training loop's ``residual_jacobian_fn`` (per-point reverse passes), or,
+without it, from blocks of ``jacobian_batch_size`` Jacobian–vector products of ``residual_fn``.
+
+Example::
+
+    from pinnarena import optimizers
+    tx = optimizers.make("saddle-free-newton", damping=1e-3)
+    tx = optimizers.make("newton", hvp_batch_size=64)   # 64 HVPs per block
 """
 from __future__ import annotations
 
@@ -43,8 +56,10 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
+from pinnarena import curvature
 from pinnarena.optimizers import register
 from pinnarena.optimizers.quasi_newton import DEFAULT_MAX_PARAMS, check_max_params
+from pinnarena.search_space import Log
 
 
 class DampedNewtonState(NamedTuple):
@@ -74,7 +89,12 @@ def backtracking(f, x, d, f0, g, *, max_steps: int, c1: float = 1e-4, shrink: fl
 
 
 def _damped_newton(kind: str, *, damping, adaptive_damping, linesearch, max_linesearch_steps,
-                   min_damping, max_damping, max_params, name):
+                   min_damping, max_damping, max_params, name, batch_size=None):
+    if not damping >= 0:
+        raise ValueError(f"{name}: damping must be >= 0, got {damping}")
+    if max_linesearch_steps < 1:
+        raise ValueError(f"{name}: max_linesearch_steps must be >= 1, got {max_linesearch_steps}")
+    curvature.check_batch_size(batch_size, "jacobian_batch_size" if kind == "gauss-newton" else "hvp_batch_size")
     def init_fn(params):
         flat, _ = ravel_pytree(params)
         check_max_params(name, flat.shape[0], max_params)
@@ -85,7 +105,8 @@ def _damped_newton(kind: str, *, damping, adaptive_damping, linesearch, max_line
             accepted=jnp.ones([], bool),
         )
 
-    def update_fn(updates, state, params, *, value_fn=None, residual_fn=None, value=None, **extra):
+    def update_fn(updates, state, params, *, value_fn=None, residual_fn=None, residual_jacobian_fn=None,
+                  value=None, **extra):
         if params is None:
             raise ValueError(f"{name} needs params")
         g, unravel_u = ravel_pytree(updates)
@@ -94,26 +115,30 @@ def _damped_newton(kind: str, *, damping, adaptive_damping, linesearch, max_line
         n = x.shape[0]
         lam = state.damping
         if kind == "gauss-newton":
-            if residual_fn is None:
-                raise ValueError(f"{name} needs residual_fn (the residual vector r with ||r||^2 = value_fn)")
-            r = lambda z: jnp.ravel(residual_fn(unravel(z)))
-            m = jax.eval_shape(r, x).shape[0]
-            J = (jax.jacrev if m < n else jax.jacfwd)(r)(x)
+            if residual_fn is None and residual_jacobian_fn is None:
+                raise ValueError(f"{name} needs residual_fn (the residual vector r with ||r||^2 = value_fn) "
+                                 "or residual_jacobian_fn (p -> (r, dr/dp))")
+            if residual_jacobian_fn is not None:
+                _, J = residual_jacobian_fn(params)
+            else:
+                _, J = curvature.jacobian(lambda z: residual_fn(unravel(z)), x, batch_size=batch_size)
+            J = J.astype(x.dtype)
             C = 2.0 * J.T @ J
             lam_eff = lam * jnp.trace(C) / n + jnp.finfo(x.dtype).tiny
-            w, V = jnp.linalg.eigh(C)
-            w = jnp.maximum(w, 0.0)
-            d = -(V @ ((V.T @ g) / (w + lam_eff)))
+            w, V = curvature.psd_eigh(C)
+            d = -curvature.damped_apply(w, V, g, lam_eff)
             Cd = C @ d
-            if value_fn is None:
-                f = lambda z: jnp.sum(r(z) ** 2)
-            else:
+            if value_fn is not None:
                 f = lambda z: value_fn(unravel(z))
+            elif residual_fn is not None:
+                f = lambda z: jnp.sum(jnp.ravel(residual_fn(unravel(z))) ** 2)
+            else:
+                f = lambda z: jnp.sum(residual_jacobian_fn(unravel(z))[0] ** 2)
         else:
             if value_fn is None:
                 raise ValueError(f"{name} needs value_fn")
             f = lambda z: value_fn(unravel(z))
-            Hm = jax.hessian(f)(x)
+            Hm = curvature.hessian(f, x, batch_size=batch_size)
             Hm = 0.5 * (Hm + Hm.T)
             if kind == "newton":
                 d = -jnp.linalg.solve(Hm + lam * jnp.eye(n, dtype=x.dtype), g)
@@ -121,7 +146,7 @@ def _damped_newton(kind: str, *, damping, adaptive_damping, linesearch, max_line
             else:  # saddle-free
                 w, V = jnp.linalg.eigh(Hm)
                 aw = jnp.abs(w)
-                d = -(V @ ((V.T @ g) / (aw + lam)))
+                d = -curvature.damped_apply(aw, V, g, lam)
                 Cd = V @ (aw * (V.T @ d))
         f0 = f(x) if value is None else jnp.asarray(value, x.dtype)
         if linesearch:
@@ -157,33 +182,48 @@ def _damped_newton(kind: str, *, damping, adaptive_damping, linesearch, max_line
 
 
 @register("newton", family="second-order", line_search=True, dense=True,
-          extra_args=("value", "grad", "value_fn"))
+          extra_args=("value", "grad", "value_fn"), search_space={"damping": Log(1e-8, 1e-1)})
 def newton(*, damping: float = 1e-3, adaptive_damping: bool = True, linesearch: bool = False,
            max_linesearch_steps: int = 20, min_damping: float = 1e-12, max_damping: float = 1e12,
-           max_params: int = DEFAULT_MAX_PARAMS) -> optax.GradientTransformationExtraArgs:
-    """Exact-Hessian Newton with Levenberg–Marquardt damping (see the module docstring)."""
+           max_params: int = DEFAULT_MAX_PARAMS,
+           hvp_batch_size: int | None = None) -> optax.GradientTransformationExtraArgs:
+    """Exact-Hessian Newton with Levenberg–Marquardt damping (see the module docstring).
+
+    ``damping`` is the initial λ (adapted per step unless ``linesearch``); the search space tunes
+    it. ``hvp_batch_size``: Hessian–vector products per block (None: automatic).
+    """
     return _damped_newton("newton", damping=damping, adaptive_damping=adaptive_damping, linesearch=linesearch,
                           max_linesearch_steps=max_linesearch_steps, min_damping=min_damping,
-                          max_damping=max_damping, max_params=max_params, name="newton")
+                          max_damping=max_damping, max_params=max_params, name="newton", batch_size=hvp_batch_size)
 
 
 @register("saddle-free-newton", family="second-order", line_search=True, dense=True,
-          extra_args=("value", "grad", "value_fn"))
+          extra_args=("value", "grad", "value_fn"), search_space={"damping": Log(1e-8, 1e-1)})
 def saddle_free_newton(*, damping: float = 1e-3, adaptive_damping: bool = True, linesearch: bool = False,
                        max_linesearch_steps: int = 20, min_damping: float = 1e-12, max_damping: float = 1e12,
-                       max_params: int = DEFAULT_MAX_PARAMS) -> optax.GradientTransformationExtraArgs:
-    """Saddle-free Newton (Dauphin et al. 2014): d = -(|H| + λI)^{-1} g, |H| = V|Λ|Vᵀ."""
+                       max_params: int = DEFAULT_MAX_PARAMS,
+                       hvp_batch_size: int | None = None) -> optax.GradientTransformationExtraArgs:
+    """Saddle-free Newton (Dauphin et al. 2014): d = -(|H| + λI)^{-1} g, |H| = V|Λ|Vᵀ.
+
+    ``damping`` is the initial λ (tuned by the search space); ``hvp_batch_size`` as for newton.
+    """
     return _damped_newton("saddle-free", damping=damping, adaptive_damping=adaptive_damping,
                           linesearch=linesearch, max_linesearch_steps=max_linesearch_steps,
                           min_damping=min_damping, max_damping=max_damping, max_params=max_params,
-                          name="saddle-free-newton")
+                          name="saddle-free-newton", batch_size=hvp_batch_size)
 
 
 @register("gauss-newton", family="second-order", line_search=True, dense=True,
-          extra_args=("value", "grad", "value_fn", "residual_fn"))
-def gauss_newton(*, damping: float = 1e-8, max_linesearch_steps: int = 30,
-                 max_params: int = DEFAULT_MAX_PARAMS) -> optax.GradientTransformationExtraArgs:
-    """Damped Gauss–Newton, C = 2JᵀJ of ``residual_fn``, λ = damping·tr(C)/n, Armijo line search."""
+          extra_args=("value", "grad", "value_fn", "residual_fn", "residual_jacobian_fn"),
+          search_space={"damping": Log(1e-12, 1e-4)})
+def gauss_newton(*, damping: float = 1e-8, max_linesearch_steps: int = 30, max_params: int = DEFAULT_MAX_PARAMS,
+                 jacobian_batch_size: int | None = None) -> optax.GradientTransformationExtraArgs:
+    """Damped Gauss–Newton, C = 2JᵀJ of ``residual_fn``, λ = damping·tr(C)/n, Armijo line search.
+
+    J from ``residual_jacobian_fn`` when the training loop passes it, else from blocks of
+    ``jacobian_batch_size`` products of ``residual_fn`` (None: automatic). The search space tunes
+    the relative damping.
+    """
     return _damped_newton("gauss-newton", damping=damping, adaptive_damping=False, linesearch=True,
                           max_linesearch_steps=max_linesearch_steps, min_damping=0.0, max_damping=jnp.inf,
-                          max_params=max_params, name="gauss-newton")
+                          max_params=max_params, name="gauss-newton", batch_size=jacobian_batch_size)

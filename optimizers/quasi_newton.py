@@ -77,6 +77,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from pinnarena.optimizers import register
+from pinnarena.search_space import Choice, IntLog
 
 DEFAULT_MAX_PARAMS = 5000
 METHODS = ("bfgs", "ssbfgs", "ssbroyden")
@@ -234,7 +235,8 @@ def _alias(method, learning_rate, max_linesearch_steps, initial_scale, max_param
     )
 
 
-@register("bfgs", family="quasi-newton", line_search=True, dense=True)
+@register("bfgs", family="quasi-newton", line_search=True, dense=True,
+          search_space={"initial_scale": Choice(True, False), "max_linesearch_steps": IntLog(10, 40)})
 def bfgs(learning_rate=None, *, max_linesearch_steps: int = 20, initial_scale: bool = True,
          max_params: int = DEFAULT_MAX_PARAMS) -> optax.GradientTransformationExtraArgs:
     """Dense BFGS (φ_k = 1, τ_k = 1) with a strong-Wolfe zoom line search.
@@ -245,14 +247,16 @@ def bfgs(learning_rate=None, *, max_linesearch_steps: int = 20, initial_scale: b
     return _alias("bfgs", learning_rate, max_linesearch_steps, initial_scale, max_params)
 
 
-@register("ssbfgs", family="quasi-newton", line_search=True, dense=True)
+@register("ssbfgs", family="quasi-newton", line_search=True, dense=True,
+          search_space={"initial_scale": Choice(True, False), "max_linesearch_steps": IntLog(10, 40)})
 def ssbfgs(learning_rate=None, *, max_linesearch_steps: int = 20, initial_scale: bool = True,
            max_params: int = DEFAULT_MAX_PARAMS) -> optax.GradientTransformationExtraArgs:
     """Self-scaled BFGS (Urbán, Stefanou & Pons 2025): φ_k = 1, τ_k = min(1, 1/b_k); zoom line search."""
     return _alias("ssbfgs", learning_rate, max_linesearch_steps, initial_scale, max_params)
 
 
-@register("ssbroyden", family="quasi-newton", line_search=True, dense=True)
+@register("ssbroyden", family="quasi-newton", line_search=True, dense=True,
+          search_space={"initial_scale": Choice(True, False), "max_linesearch_steps": IntLog(10, 40)})
 def ssbroyden(learning_rate=None, *, max_linesearch_steps: int = 20, initial_scale: bool = True,
               max_params: int = DEFAULT_MAX_PARAMS) -> optax.GradientTransformationExtraArgs:
     """Self-scaled Broyden (Urbán, Stefanou & Pons 2025; Kiyani et al. 2025): τ_k, φ_k from

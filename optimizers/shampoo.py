@@ -48,6 +48,7 @@ import jax.numpy as jnp
 import optax
 
 from pinnarena.optimizers import register
+from pinnarena.search_space import Linear, Log
 
 GRAFTS = ("adam", "sgd", "none")
 
@@ -209,7 +210,8 @@ def shampoo(
     )
 
 
-@register("shampoo", family="second-order")
+@register("shampoo", family="second-order",
+          search_space={"learning_rate": Log(1e-4, 3e-2), "b2": Linear(0.95, 0.999)})
 def _shampoo_factory(
     learning_rate=1e-3,
     b1: float = 0.9,

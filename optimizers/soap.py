@@ -58,6 +58,7 @@ import jax.numpy as jnp
 import optax
 
 from pinnarena.optimizers import register
+from pinnarena.search_space import Linear, Log
 
 
 class ScaleBySoapState(NamedTuple):
@@ -295,7 +296,8 @@ def soap(
     )
 
 
-@register("soap", family="second-order")
+@register("soap", family="second-order",
+          search_space={"learning_rate": Log(3e-4, 3e-2), "b2": Linear(0.95, 0.999)})
 def _soap_factory(
     learning_rate=3e-3,
     b1: float = 0.95,

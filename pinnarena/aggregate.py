@@ -5,10 +5,14 @@ A *method* is an optimizer together with a remedy (``method = "optimizer + remed
 
 - ``n_runs, seeds``, counts by status ``n_ok, n_diverged, n_timeout, n_error`` and the
   ``failure_rate`` (share of runs whose status is not ``ok``);
+Only ranked rows enter: tuning-trial rows (``study == "tuning"``, see :mod:`pinnarena.tuning`)
+are left out (the report shows them separately).
+
 - the final relative L2 error over the runs with a finite error and status other than ``error``:
   ``rel_l2_median``, ``rel_l2_q25``, ``rel_l2_q75``, ``rel_l2_iqr`` and a percentile-bootstrap
-  95 % interval of the median, ``rel_l2_ci_low`` / ``rel_l2_ci_high`` (seeded, so the same
-  inputs always give the same interval); ``rel_l2_best`` (best error seen by any seed);
+  95 % interval of the median, ``rel_l2_ci_low`` / ``rel_l2_ci_high``
+  (:func:`pinnarena.stats.bootstrap_median_ci`, seeded, so the same inputs always give the
+  same interval); ``rel_l2_best`` (best error seen by any seed);
 - ``train_seconds_median``, ``grad_evals_median``, ``n_params`` and ``params_differ`` (the
   parameter count differs from the baseline ``adam + none`` on the same study and problem, or on
   the same problem in another study when the study has no baseline);
@@ -35,12 +39,13 @@ import pandas as pd
 
 from pinnarena.results import STATUSES, SUMMARY_SCHEMA, read_curves, read_summaries, write_parquet_atomic
 
+from pinnarena.stats import BOOT_SEED, N_BOOT, bootstrap_median_ci  # noqa: F401 (re-exported)
+
 GROUP = ["study", "problem", "optimizer", "remedy"]
 BASELINE = ("adam", "none")
-N_BOOT = 2000
-BOOT_SEED = 20261
+TUNING_STUDY = "tuning"  # rows of tuning trials: never ranked
 # Summary fields the leaderboard carries over when present (per seed → median or most common label).
-EXTRA_PREFIXES = ("stationary", "hess", "regime", "saddle", "newton_")
+EXTRA_PREFIXES = ("stationary", "hess", "regime", "saddle", "newton_", "auto_choice")
 _SKIP = {"run_id", "config", "rel_l2_by_output", "rel_l2_sets", "unknowns", "unknowns_error", "unknowns_metrics", "error",
          "device", "jax_version", "pinnarena_version", "git_commit", "precision"}
 
@@ -72,18 +77,18 @@ def _q(x, q: float) -> float:
     return float(np.quantile(x, q)) if len(x) else float("nan")
 
 
-def bootstrap_median_ci(x, *, n_boot: int = N_BOOT, seed: int = BOOT_SEED, level: float = 0.95) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the median of the finite values of ``x`` (deterministic)."""
-    x = np.sort(_finite(x))
-    if len(x) == 0:
-        return float("nan"), float("nan")
-    if len(x) == 1:
-        return float(x[0]), float(x[0])
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
-    med = np.median(x[idx], axis=1)
-    a = (1.0 - level) / 2.0
-    return float(np.quantile(med, a)), float(np.quantile(med, 1.0 - a))
+def ranked_rows(summaries: pd.DataFrame) -> pd.DataFrame:
+    """The rows that enter the ranking: every study except the tuning trials."""
+    if summaries.empty or "study" not in summaries:
+        return summaries
+    return summaries[summaries["study"].fillna("") != TUNING_STUDY]
+
+
+def tuning_rows(summaries: pd.DataFrame) -> pd.DataFrame:
+    """The tuning-trial rows (``study == "tuning"``), empty when there are none."""
+    if summaries.empty or "study" not in summaries:
+        return summaries.iloc[0:0]
+    return summaries[summaries["study"].fillna("") == TUNING_STUDY]
 
 
 def extra_columns(summaries: pd.DataFrame) -> list[str]:
@@ -114,6 +119,7 @@ def derived_targets(summaries: pd.DataFrame) -> dict[str, dict]:
     Depends on the baseline's runs only, so adding another method never moves a target.
     """
     out: dict[str, dict] = {}
+    summaries = ranked_rows(summaries)
     if summaries.empty:
         return out
     base = summaries[(summaries["optimizer"] == BASELINE[0]) & (summaries["remedy"] == BASELINE[1])
@@ -158,6 +164,7 @@ def time_to_target(curves: pd.DataFrame, summaries: pd.DataFrame, targets: dict[
 def leaderboard(summaries: pd.DataFrame, curves: pd.DataFrame | None = None,
                 targets: dict[str, dict] | None = None) -> pd.DataFrame:
     """The leaderboard table (see the module docstring); ``targets`` maps problem → {rel_l2, provenance}."""
+    summaries = ranked_rows(summaries)
     if summaries.empty:
         return pd.DataFrame(columns=GROUP + ["method", "n_runs", "failure_rate", "rel_l2_median"])
     summaries = flatten_sets(summaries)

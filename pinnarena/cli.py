@@ -26,8 +26,19 @@ def _list(args) -> int:
         from pinnarena import remedies as reg
 
         items = [{"name": n, **reg.REGISTRY.meta(n), "hyperparameters": reg.hyperparameters(n)} for n in reg.names()]
+    from pinnarena.search_space import describe
+
+    for i in items:
+        if "search_space" in i:
+            i["search_space"] = describe(i["search_space"])
     if args.json:
         print(json.dumps(items, indent=1, default=str))
+    elif args.search_space:
+        for i in items:
+            space = i.get("search_space")
+            text = "(declares none)" if space is None else (", ".join(f"{k} {v}" for k, v in space.items()) or
+                                                           "(nothing to tune: one trial)")
+            print(f"{i['name']:<20} {i.get('family', ''):<16} {text}")
     else:
         for i in items:
             hp = ", ".join(f"{k}={v}" for k, v in i["hyperparameters"].items())
@@ -69,9 +80,11 @@ def _run(args) -> int:
     before anything is compiled.
     """
     from pinnarena.config import parse_sets, resolve
+    from pinnarena.tuning import read_hparams
 
     try:
-        sets = parse_sets(args.set)
+        selection = _selection(args.hparams_from)
+        sets = {**parse_sets(args.set), **read_hparams(args.hparams_from)}
         if args.suite:
             sets["suite"] = args.suite
         if args.study:
@@ -106,12 +119,90 @@ def _run(args) -> int:
             ckpt = None
             if ckpt_base:
                 ckpt = ckpt_base if len(batches) == 1 else f"{ckpt_base}/seed{batch[0][0].seed}"
-            rows = run_seeds([c for c, _ in batch], [o for _, o in batch], log=log, checkpoint_dir=ckpt)
+            meta = [{"trial": selection["trial"], "hparams": json.dumps(selection["hparams"], sort_keys=True)}
+                    if selection else {} for _ in batch]
+            rows = run_seeds([c for c, _ in batch], [o for _, o in batch], log=log, checkpoint_dir=ckpt, meta=meta)
             for row in rows:
                 print(json.dumps({k: row.get(k) for k in ("run_id", "problem", "optimizer", "remedy", "seed", "status", "rel_l2", "train_seconds", "error")}))
                 if args.strict and row["status"] != "ok":
                     worst = 1
     return worst
+
+
+def _selection(paths) -> dict | None:
+    """The last ``--hparams-from`` selection file (the chosen trial of a tuned cell), if any."""
+    if not paths:
+        return None
+    with open(paths[-1]) as f:
+        return json.load(f)
+
+
+def _finished(path: str, run_id: str) -> bool:
+    """Whether ``path`` holds the finished row of ``run_id`` (a trial kept for resuming)."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    return os.path.exists(path) and pq.read_table(path, columns=["run_id"]).column(0).to_pylist() == [run_id]
+
+
+def _tune(args) -> int:
+    """The trials of one tuned cell (pinnarena/tuning.py): ``OUT/summary.parquet`` and
+    ``OUT/curves.parquet`` (every trial × tuning seed, study ``tuning``) and ``OUT/selected.json``.
+
+    Trial k's seeds train together (vmapped). Each finished trial is kept in the work folder
+    (``--checkpoint``, else ``OUT/.trials``) as ``trial<k>/seed<S>/trial-{summary,curves}.parquet``
+    (names that ``read_summaries`` does not collect), so a killed job resumes at the next trial.
+    """
+    import os
+
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pinnarena import search_space, tuning
+    from pinnarena.config import parse_sets, resolve
+    from pinnarena.results import write_parquet_atomic
+
+    try:
+        fixed = {**parse_sets(args.set), **tuning.read_hparams(args.hparams_from)}
+        if args.select not in tuning.SELECT_METRICS:
+            raise ValueError(f"--select {args.select!r} is not one of {tuning.SELECT_METRICS}")
+        settings = tuning.trial_settings(args.optimizer, args.remedy, args.trials, args.trial_seed, args.keys)
+        # trials skip the post-hoc stationary-point classification (it is not used for selection)
+        fixed.update(suite=args.suite or "adhoc", study="tuning", stationary=False)
+        plan = [[resolve(args.problem, args.optimizer, args.remedy, seed, steps=args.steps, sets={**fixed, **hp})
+                 for seed in args.seed] for hp in settings]
+    except (ValueError, KeyError) as e:
+        print(f"pinnarena tune: error: {e}", file=sys.stderr)
+        return 2
+    from pinnarena.runner import run_seeds
+
+    enable_compilation_cache()
+    log = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    work = args.checkpoint or f"{args.out}/.trials"
+    summaries, curves = [], []
+    for k, (hp, cfgs) in enumerate(zip(settings, plan)):
+        dirs = [f"{work}/trial{k}/seed{c.seed}" for c in cfgs]
+        if not all(_finished(f"{d}/trial-summary.parquet", c.run_id) for d, c in zip(dirs, cfgs)):
+            meta = [{"trial": k, "tuning_of": args.study, "hparams": json.dumps(hp, sort_keys=True)} for _ in cfgs]
+            run_seeds(cfgs, dirs, log=log, checkpoint_dir=f"{work}/trial{k}/checkpoint", meta=meta)
+            for d in dirs:
+                for name in ("summary", "curves"):
+                    os.replace(f"{d}/{name}.parquet", f"{d}/trial-{name}.parquet")
+        summaries += [pq.read_table(f"{d}/trial-summary.parquet") for d in dirs]
+        curves += [pd.read_parquet(f"{d}/trial-curves.parquet") for d in dirs]
+    table = pa.concat_tables(summaries)
+    sel = tuning.select(table.select(["trial", "status", args.select]).to_pylist(), args.select)
+    sel.update(hparams={**tuning.read_hparams(args.hparams_from), **settings[sel["trial"]]},
+               trials=settings, tuning_seeds=list(args.seed), trial_seed=args.trial_seed, study=args.study,
+               space=search_space.describe(tuning.cell_space(args.optimizer, args.remedy, args.keys)))
+    write_parquet_atomic(pd.concat(curves, ignore_index=True), f"{args.out}/curves.parquet")
+    write_parquet_atomic(table, f"{args.out}/summary.parquet")
+    tuning.write_selection(f"{args.out}/selected.json", sel)
+    print(json.dumps({"problem": args.problem, "optimizer": args.optimizer, "remedy": args.remedy,
+                      "trial": sel["trial"], "score": sel["score"], "hparams": sel["hparams"]}, default=float))
+    return 0
 
 
 def _reference(args) -> int:
@@ -142,6 +233,17 @@ def _aggregate(args) -> int:
 def _report(args) -> int:
     from pinnarena.report import write_report
 
+    if args.baseline:
+        from pinnarena.compare import SettingsMismatch, compare_report
+
+        try:
+            paths = compare_report(args.results, args.baseline, args.out, targets=args.targets)
+        except SettingsMismatch as e:
+            print(f"pinnarena report: refused: {e}", file=sys.stderr)
+            return 2
+        for p in paths:
+            print(f"wrote {p}")
+        return 0
     paths = write_report(args.results, args.out, targets=args.targets)
     for p in paths:
         print(f"wrote {p}")
@@ -157,6 +259,25 @@ def _publish(args) -> int:
     return 0
 
 
+def _reproduce(args) -> int:
+    """Retrain a published row and print the published and new errors side by side."""
+    from pinnarena.reproduce import reproduce
+
+    log = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    try:
+        rows = reproduce(args.run_id, args.source, log=log)
+    except (ValueError, KeyError) as e:
+        print(f"pinnarena reproduce: error: {e}", file=sys.stderr)
+        return 2
+    print(f"{'metric':<12} {'published':>24} {'reproduced':>24} {'relative difference':>20}")
+    for r in rows:
+        print(f"{r['metric']:<12} {r['published']:>24.17g} {r['reproduced']:>24.17g} {r['relative_difference']:>20.3g}")
+    worst = max((r["relative_difference"] for r in rows), default=0.0)
+    agree = worst <= args.rtol
+    print(f"{'agree' if agree else 'DIFFER'}: largest relative difference {worst:.3g} (tolerance {args.rtol:g})")
+    return 0 if agree else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pinnarena", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -164,6 +285,8 @@ def parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("list", help="list problems, optimizers or remedies")
     pl.add_argument("what", choices=["problems", "optimizers", "remedies"])
     pl.add_argument("--json", action="store_true", help="print a JSON array")
+    pl.add_argument("--search-space", action="store_true",
+                    help="optimizers/remedies: the declared tuning space of each (pinnarena/search_space.py)")
     pl.set_defaults(func=_list)
 
     pr = sub.add_parser("run", help="train one job and write summary.parquet and curves.parquet")
@@ -189,7 +312,37 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", required=True)
     pr.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     pr.add_argument("--strict", action="store_true", help="exit 1 unless every run has status ok")
+    pr.add_argument("--hparams-from", action="append", metavar="SELECTED_JSON",
+                    help="settings chosen by `pinnarena tune` (repeatable; later files win; the last names the trial)")
     pr.set_defaults(func=_run)
+
+    pt = sub.add_parser("tune", help="quasi-random trials of one cell on tuning seeds, then OUT/selected.json")
+    pt.add_argument("--problem", required=True)
+    pt.add_argument("--optimizer", default="adam")
+    pt.add_argument("--remedy", default="none")
+    pt.add_argument("--trials", type=int, required=True, help="number of quasi-random trials (the same for every method)")
+    pt.add_argument("--trial-seed", type=int, default=0, help="seed of the scrambled Sobol sequence")
+    pt.add_argument("--seed", type=int, nargs="+", required=True, help="tuning seeds (disjoint from the reported seeds)")
+    pt.add_argument("--select", default="val_rel_l2", help="selection metric: val_rel_l2 | loss_final (never the test error)")
+    pt.add_argument("--keys", nargs="+", default=None, metavar="PATTERN",
+                    help="tune only these keys of the declared space (e.g. opt.learning_rate 'remedy.*')")
+    pt.add_argument("--hparams-from", action="append", metavar="SELECTED_JSON",
+                    help="fixed settings from another study's selection (e.g. Adam's tuned settings)")
+    pt.add_argument("--steps", type=int, default=None)
+    pt.add_argument("--set", action="append", metavar="KEY=VALUE", help="fixed setting (repeatable)")
+    pt.add_argument("--suite", default=None)
+    pt.add_argument("--study", default="adhoc", help="the study being tuned (recorded as tuning_of)")
+    pt.add_argument("--checkpoint", default=None, metavar="DIR")
+    pt.add_argument("--out", required=True)
+    pt.add_argument("--quiet", action="store_true")
+    pt.set_defaults(func=_tune)
+
+    px = sub.add_parser("reproduce", help="retrain a published row and compare its errors with the published ones")
+    px.add_argument("run_id")
+    px.add_argument("--from", dest="source", default="results/published/cpu", help="results folder holding the row")
+    px.add_argument("--rtol", type=float, default=1e-10, help="largest accepted relative difference (default 1e-10)")
+    px.add_argument("--quiet", action="store_true")
+    px.set_defaults(func=_reproduce)
 
     pf = sub.add_parser("reference", help="build a problem's reference solution into an .npz file")
     pf.add_argument("problem")
@@ -207,6 +360,8 @@ def parser() -> argparse.ArgumentParser:
     pp.add_argument("results")
     pp.add_argument("--out", required=True)
     pp.add_argument("--targets", default=None, help="YAML of per-problem targets (re-aggregates with them)")
+    pp.add_argument("--baseline", default=None, help="published results (e.g. results/published/cpu) to rank RESULTS "
+                    "among, with the baseline's targets; refuses runs whose suite settings differ")
     pp.set_defaults(func=_report)
 
     pu = sub.add_parser("publish", help="snapshot summaries/curves/leaderboard Parquet and re-render the report from it")
@@ -220,6 +375,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    if args.command in ("run", "tune", "reproduce"):
+        from pinnarena.affinity import from_environment
+
+        from_environment()  # PINNARENA_PIN_CORE=1: one core per job (pinnarena/affinity.py)
     return args.func(args)
 
 

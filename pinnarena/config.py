@@ -2,7 +2,11 @@
 
 A run is fully described by a :class:`RunConfig`. Overrides use dotted keys:
 
-* top-level fields: ``steps``, ``eval_every``, ``resample_every``, ``max_seconds``,
+* top-level fields: ``steps``, ``eval_every``, ``resample_every``, ``max_seconds`` (a limit:
+  exceeding it is status ``timeout``), ``time_budget`` (a budget: the run ends there with status
+  ``ok``; ``time_budget_clock`` ``wall`` or ``cpu``), ``eval_seconds`` (evaluate at least this
+  often in train seconds), ``validation_fraction`` (reference points held out from the test
+  error, for model selection: see ``pinnarena.training.split_reference``),
   ``points_scale`` (multiplies every term's default number of points), ``reference_tier``,
   ``checkpoint_every`` (evaluations between checkpoints), ``stationary`` and
   ``stationary_dense_max`` (stationary-point classification of the final state),
@@ -32,6 +36,7 @@ from pinnarena.registry import unknown_name_message
 
 PRECISIONS = ("float32", "float64")
 MATMUL_PRECISIONS = ("default", "high", "highest")
+CLOCKS = ("wall", "cpu")
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,11 @@ class RunConfig:
     steps: int = 1000
     eval_every: int = 100
     resample_every: int = 0  # 0: fixed collocation points
-    max_seconds: float | None = None  # train-time budget; exceeded → status "timeout"
+    max_seconds: float | None = None  # train-time limit; exceeded → status "timeout" (a failure)
+    time_budget: float | None = None  # train-time budget: the run ends there normally (status ok)
+    time_budget_clock: str = "wall"  # wall: train seconds; cpu: the process's CPU seconds in training
+    eval_seconds: float | None = None  # also evaluate at least every this many train seconds
+    validation_fraction: float = 0.0  # share of the reference points held out for selection
     precision: str = "float32"
     matmul_precision: str = "default"
     lr: float | None = None  # shorthand for opt.learning_rate
@@ -82,6 +91,19 @@ class RunConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        """The config a summary row records (``config`` column), exactly (same ``run_id``)."""
+        d = json.loads(text)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - fields)
+        if unknown:
+            raise ValueError(f"config JSON has fields this pinnarena does not know: {unknown} "
+                             "(recorded by a newer version?)")
+        d["model"] = ModelConfig(**d.get("model", {}))
+        d["schedule"] = ScheduleConfig(**d.get("schedule", {}))
+        return cls(**d)
 
     @property
     def run_id(self) -> str:
@@ -210,6 +232,14 @@ def resolve(problem: str, optimizer: str = "adam", remedy: str = "none", seed: i
         raise ValueError(f"checkpoint_every must be ≥ 0, got {cfg.checkpoint_every}")
     if cfg.resample_every < 0:
         raise ValueError(f"resample_every must be ≥ 0, got {cfg.resample_every}")
+    for name in ("time_budget", "eval_seconds", "max_seconds"):
+        v = getattr(cfg, name)
+        if v is not None and not v > 0:
+            raise ValueError(f"{name} must be > 0 seconds (or unset), got {v}")
+    if cfg.time_budget_clock not in CLOCKS:
+        raise ValueError(f"time_budget_clock {cfg.time_budget_clock!r} is not one of {CLOCKS}")
+    if not 0.0 <= cfg.validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {cfg.validation_fraction}")
     if cfg.precision not in PRECISIONS:
         raise ValueError(f"precision {cfg.precision!r} is not one of {PRECISIONS}")
     from pinnarena.references import TIERS

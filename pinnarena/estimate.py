@@ -8,6 +8,11 @@ in proportion to the number of collocation points and to the number of width × 
 second-order or
 line-search optimizers a stated multiple (``OPTIMIZER_FACTOR``). It is an order-of-magnitude
 guide for planning, not a measurement.
+
+A study whose runs end on a ``time_budget`` (the CPU suite) is estimated exactly from its
+budgets: (trial runs + held-out runs) × the problem's budget, plus a fixed cost per compiled
+program (``PROGRAM_OVERHEAD_S``), in core-hours; the wall time is that over the cores, one
+single-core job per core.
 """
 from __future__ import annotations
 
@@ -22,6 +27,31 @@ OPTIMIZER_FACTOR = {"lbfgs": 3.0, "adam-lbfgs": 2.0, "bfgs": 3.0, "ssbfgs": 3.0,
                     "newton": 50.0, "saddle-free-newton": 60.0, "gauss-newton": 20.0, "engd": 20.0}
 
 
+# Fixed cost of one compiled program on the 2-core CPU (start-up, build, compilation, evaluations
+# and the post-hoc stationary classification), seconds: calibrated against the CPU suite's
+# measured wall time (README, "The CPU leaderboard").
+PROGRAM_OVERHEAD_S = 6.0
+
+
+def _time_budgeted(config: dict, name: str, jobs: list[dict]) -> dict:
+    """Runs and core-hours of a study whose runs end on a time budget (plus its tuning trials)."""
+    from pinnarena import suite
+
+    s = suite.study(config, name)
+    t = suite.tune_spec(s)
+    budget = lambda p: float({**s["set"], **s["problem_set"].get(p, {})}["time_budget"])  # noqa: E731
+    seconds, runs, programs = 0.0, 0, 0
+    cells = {(j["problem"], j["optimizer"], j["remedy"]) for j in jobs}
+    for p, o, r in cells:
+        n_seeds = len(s.get("seeds", [0]))
+        n_trials = suite.n_trials(s, o, r) if t else 0
+        n_tune_seeds = len(t["seeds"]) if t else 0
+        runs += n_seeds + n_trials * n_tune_seeds
+        programs += 1 + n_trials
+        seconds += budget(p) * (n_seeds + n_trials * n_tune_seeds) + PROGRAM_OVERHEAD_S * (1 + n_trials)
+    return {"study": name, "runs": runs, "steps": s["steps"], "core_hours": seconds / 3600.0, "programs": programs}
+
+
 def estimate(config: dict) -> list[dict]:
     """Runs and estimated H100 hours per study (of the ``select``-ed jobs, pinnarena/suite.py)."""
     from pinnarena import problems, suite
@@ -32,6 +62,9 @@ def estimate(config: dict) -> list[dict]:
     rows = []
     for name, jobs in by_study.items():
         s = suite.study(config, name)
+        if s["set"].get("time_budget") is not None:
+            rows.append(_time_budgeted(config, name, jobs))
+            continue
         width, depth = s["set"].get("model.width", 64), s["set"].get("model.depth", 4)
         if s["set"].get("model.arch", "mlp") == "pirate":
             depth = 3 * depth + 2  # square layers of a PirateNet (pinnarena/models.py)
@@ -52,15 +85,26 @@ def main(argv=None) -> int:
     ap.add_argument("--select", default=None, metavar="YAML",
                     help='a slice of the suite, as for snakemake --config select=...: '
                          'e.g. \'{"studies": ["optimizers"], "optimizers": ["adam", "soap"]}\'')
+    ap.add_argument("--cores", type=int, default=2, help="cores for the wall-time figure of time-budgeted studies")
     args = ap.parse_args(argv)
     with open(args.config) as f:
         config = yaml.safe_load(f)
     if args.select:
         config["select"] = yaml.safe_load(args.select)
     rows = estimate(config)
-    for r in rows:
+    gpu = [r for r in rows if "gpu_hours" in r]
+    cpu = [r for r in rows if "core_hours" in r]
+    for r in gpu:
         print(f"{r['study']:<16} {r['runs']:>6} runs × {r['steps']:>7} steps  ≈ {r['gpu_hours']:8.1f} GPU hours (H100)")
-    print(f"{'total':<16} {sum(r['runs'] for r in rows):>6} runs{'':>18}≈ {sum(r['gpu_hours'] for r in rows):8.1f} GPU hours")
+    for r in cpu:
+        print(f"{r['study']:<16} {r['runs']:>6} runs (trials included) in {r['programs']} programs "
+              f"≈ {r['core_hours']:6.2f} core-hours (time budgets + {PROGRAM_OVERHEAD_S:g} s a program)")
+    if gpu:
+        print(f"{'total':<16} {sum(r['runs'] for r in gpu):>6} runs{'':>18}≈ {sum(r['gpu_hours'] for r in gpu):8.1f} GPU hours")
+    if cpu:
+        ch = sum(r["core_hours"] for r in cpu)
+        print(f"{'total':<16} {sum(r['runs'] for r in cpu):>6} runs ≈ {ch:.2f} core-hours = {ch / args.cores:.2f} h "
+              f"on {args.cores} cores (one single-core job per core)")
     return 0
 
 

@@ -251,14 +251,24 @@ def _jsonable(v):
 
 
 # ---------------------------------------------------------------------- samplers
+def _bounds(lo, hi):
+    """The box bounds in the precision of the run: ``lo``/``hi`` are kept in float64 (NumPy) and
+    cast when a sampler is traced, so a problem built before ``jax_enable_x64`` was switched on
+    (e.g. by a config check) still samples float64 points in a float64 run, and a period such as
+    2π is not rounded to float32."""
+    dt = jnp.result_type(float)
+    return jnp.asarray(lo, dt), jnp.asarray(hi, dt)
+
+
 def uniform_box(lo, hi) -> Sampler:
     """Uniform samples in the box [lo, hi] (one bound per input)."""
-    lo = jnp.asarray(lo, dtype=float)
-    hi = jnp.asarray(hi, dtype=float)
+    lo = np.asarray(lo, dtype=np.float64)
+    hi = np.asarray(hi, dtype=np.float64)
 
     def sample(key, n):
-        u = jax.random.uniform(key, (n, lo.shape[0]), dtype=jnp.result_type(float))
-        return {"x": lo + (hi - lo) * u}
+        lo_, hi_ = _bounds(lo, hi)
+        u = jax.random.uniform(key, (n, lo.shape[0]), dtype=lo_.dtype)
+        return {"x": lo_ + (hi_ - lo_) * u}
 
     return sample
 
@@ -269,16 +279,17 @@ def box_faces(lo, hi, dims=None) -> Sampler:
     Points are spread over the 2·len(dims) faces in equal shares (the face is chosen uniformly at
     random per point), which is what a Dirichlet condition on a box needs.
     """
-    lo = jnp.asarray(lo, dtype=float)
-    hi = jnp.asarray(hi, dtype=float)
-    d = lo.shape[0]
+    lo0 = np.asarray(lo, dtype=np.float64)
+    hi0 = np.asarray(hi, dtype=np.float64)
+    d = lo0.shape[0]
     dims = tuple(range(d)) if dims is None else tuple(dims)
-    dims_arr = jnp.asarray(dims)
+    dims_arr = np.asarray(dims)
 
     def sample(key, n):
+        lo, hi = _bounds(lo0, hi0)
         k1, k2, k3 = jax.random.split(key, 3)
         x = lo + (hi - lo) * jax.random.uniform(k1, (n, d), dtype=lo.dtype)
-        face_dim = dims_arr[jax.random.randint(k2, (n,), 0, len(dims))]
+        face_dim = jnp.asarray(dims_arr)[jax.random.randint(k2, (n,), 0, len(dims))]
         upper = jax.random.bernoulli(k3, 0.5, (n,))
         value = jnp.where(upper, hi[face_dim], lo[face_dim])
         onehot = jax.nn.one_hot(face_dim, d, dtype=bool)

@@ -1,8 +1,11 @@
 """``index.html``: one self-contained static page (inline CSS and JS, figures as base64 PNG).
 
-No network access: no external scripts, fonts or style sheets. Every table is sortable by
-clicking a header (a few lines of vanilla JS; numeric cells sort by their raw value held in
-``data-v``, ``∞``/miss sorts after every finite value, missing values sort last).
+No network access: no external scripts, fonts or style sheets. The page reads without
+JavaScript (plain tables, long appendix tables in ``<details>``); with it every table is
+sortable by clicking a header (a few lines of vanilla JS; numeric cells sort by their raw value
+held in ``data-v``, ``∞``/miss sorts after every finite value, missing values sort last).
+Order: summary, ranking, rankings by kind, per-problem tables, figures, findings, appendix.
+New methods of a comparison report carry a "new" badge and a highlighted row.
 """
 from __future__ import annotations
 
@@ -33,6 +36,13 @@ tr:nth-child(even) td{background:#fafbfd}
 td.flag{color:#a33;font-weight:600}
 figure{margin:1em 0 2em} figure img{max-width:100%;border:1px solid #dde}
 figcaption{font-size:.9em;color:#445}
+p.summary{font-size:1em;background:#f4f7fb;border-left:4px solid #2b5fa8;padding:.6em .9em}
+span.badge{background:#d6007e;color:#fff;border-radius:.6em;padding:0 .45em;font-size:.8em;margin-left:.4em}
+tr.new td{background:#fde8f3 !important}
+ol.findings li{margin:.5em 0} .verdict{font-weight:600}
+.verdict-supported{color:#1a7a2e} .verdict-refuted{color:#a33} .verdict-mixed,.verdict-not-significant{color:#8a6d00}
+.verdict-not-enough-data{color:#666}
+details>summary{cursor:pointer;color:#2b5fa8;margin:.3em 0}
 """
 
 JS = """
@@ -83,19 +93,26 @@ def table_html(t) -> str:
         out.append(f'<p class="note">{_h.escape(t.note)}</p>')
     if t.data.empty:
         out.append('<p class="note">(none)</p>')
+    if t.collapsed:
+        out.append(f"<details><summary>show {len(t.data)} rows</summary>")
     out.append('<div class="wrap"><table class="sortable"><thead><tr>'
                + "".join(f"<th>{_h.escape(str(c))}</th>" for c in cols) + "</tr></thead><tbody>")
     for row in t.data.itertuples(index=False):
-        cells = []
+        cells, new = [], False
         for c, v in zip(cols, row):
             n = _num(v)
-            text = t.text(c, v)
+            text = _h.escape(t.text(c, v))
             cls = ' class="flag"' if c == "params ≠ baseline" and text else (
-                ' class="txt"' if c in ("error", "provenance") else "")
+                ' class="txt"' if c in ("error", "provenance", "chosen hparams") else "")
+            if c == "method" and v in t.highlight:
+                new = True
+                text += '<span class="badge">new</span>'
             attr = f' data-v="{n}"' if n is not None else ""
-            cells.append(f"<td{attr}{cls}>{_h.escape(text)}</td>")
-        out.append("<tr>" + "".join(cells) + "</tr>")
+            cells.append(f"<td{attr}{cls}>{text}</td>")
+        out.append(('<tr class="new">' if new else "<tr>") + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
+    if t.collapsed:
+        out.append("</details>")
     return "\n".join(out)
 
 
@@ -104,31 +121,75 @@ def _img(path: Path) -> str:
     return f"data:image/png;base64,{data}"
 
 
-def html(rep) -> str:
+def _figure(name: str, p, notes: dict) -> str:
     from pinnarena.report import FIGURE_TITLES
+
+    cap = _h.escape(FIGURE_TITLES.get(name, name.replace("-", " — study ").replace("_", " ")))
+    note = notes.get(name, "")
+    svg = Path(p).with_suffix(".svg").name
+    extra = (f" {_h.escape(note)}" if note else "") + f' (files: figures/{_h.escape(Path(p).name)}, figures/{_h.escape(svg)})'
+    return (f'<figure id="fig-{_h.escape(name)}"><img alt="{cap}" src="{_img(p)}">'
+            f"<figcaption><b>{cap}.</b>{extra}</figcaption></figure>")
+
+
+def html(rep) -> str:
+    from pinnarena.report import APPENDIX_FIGURES
 
     m = rep.meta
     meta = "".join(f"<span>{_h.escape(k)}: <b>{_h.escape(str(v))}</b></span>" for k, v in [
         ("suite", m["suite"]), ("commit", m["commit"]), ("devices", m["devices"]), ("runs", m["runs"]),
-        ("failures (not ok)", m["failures"]), ("studies", m["studies"]), ("problems", m["problems"]),
-        ("methods", m["methods"]), ("pinnarena", m["pinnarena"])])
-    nav_items = [(f"sec-{i}", h) for i, (h, _) in enumerate(rep.sections)] + ([("figures", "Figures")] if rep.figures else [])
+        ("failures (not ok)", m["failures"]), ("tuning runs", m["tuning_runs"]), ("studies", m["studies"]),
+        ("problems", m["problems"]), ("methods", m["methods"]), ("pinnarena", m["pinnarena"])])
+    main = [s for s in rep.sections if not s.appendix]
+    appendix = [s for s in rep.sections if s.appendix]
+    figs = [(n, p) for n, p in rep.figures.items() if n not in APPENDIX_FIGURES]
+    afigs = [(n, p) for n, p in rep.figures.items() if n in APPENDIX_FIGURES]
+    nav_items = ([("summary", "Summary")] + [(s.anchor, s.heading) for s in main]
+                 + ([("figures", "Figures")] if figs else []) + ([("findings", "Findings")] if rep.findings else [])
+                 + ([("appendix", "Appendix")] if appendix or afigs else []))
     nav = " ".join(f'<a href="#{a}">{_h.escape(h)}</a>' for a, h in nav_items)
-    body = []
-    for i, (heading, tables) in enumerate(rep.sections):
-        body.append(f'<section><h2 id="sec-{i}">{_h.escape(heading)}</h2>')
-        body += [table_html(t) for t in tables]
-        if not tables:
-            body.append('<p class="note">(none)</p>')
-        body.append("</section>")
-    if rep.figures:
+    body = [f'<section><h2 id="summary">Summary</h2><p class="summary">{_h.escape(rep.summary)}</p>']
+    if rep.new_methods:
+        body.append('<p class="note">New methods, ranked among the baseline results and highlighted in every table '
+                    "and figure: " + ", ".join(f"<b>{_h.escape(x)}</b>" for x in sorted(rep.new_methods)) + "</p>")
+    body.append("</section>")
+
+    def section(s):
+        b = [f'<section><h2 id="{_h.escape(s.anchor)}">{_h.escape(s.heading)}</h2>']
+        b += [f'<p class="note">{_h.escape(p)}</p>' for p in s.text]
+        b += [table_html(t) for t in s.tables]
+        if not s.tables and not s.text:
+            b.append('<p class="note">(none)</p>')
+        b.append("</section>")
+        return b
+
+    for s in main:
+        body += section(s)
+    if figs:
         body.append('<section><h2 id="figures">Figures</h2>')
-        for name, p in rep.figures.items():
-            cap = _h.escape(FIGURE_TITLES.get(name, name))
-            body.append(f'<figure id="fig-{name}"><img alt="{cap}" src="{_img(p)}"><figcaption>{cap}</figcaption></figure>')
+        body += [_figure(n, p, rep.figure_notes) for n, p in figs]
+        body.append("</section>")
+    if rep.findings:
+        body.append('<section><h2 id="findings">Findings</h2><ol class="findings">')
+        for i, f in enumerate(rep.findings):
+            v = f' <span class="verdict verdict-{_slug(f.verdict)}">[{_h.escape(f.verdict)}]</span>' if f.verdict else ""
+            body.append(f'<li id="finding-{i + 1}"><b>{_h.escape(f.title)}.</b>{v} {_h.escape(f.text)} '
+                        f'<a href="#{_h.escape(f.anchor)}">(table)</a></li>')
+        body.append("</ol></section>")
+    if appendix or afigs:
+        body.append('<h2 id="appendix">Appendix</h2>')
+    for s in appendix:
+        body += section(s)
+    if afigs:
+        body.append('<section><h2 id="appendix-figures">Appendix: figures with every method</h2>')
+        body += [_figure(n, p, rep.figure_notes) for n, p in afigs]
         body.append("</section>")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>pinnarena leaderboard — {_h.escape(m['suite'])}</title><style>{CSS}</style></head><body>"
             f'<header><h1>pinnarena leaderboard</h1><div class="meta">{meta}</div><nav>{nav}</nav></header>'
             + "\n".join(body) + f"<script>{JS}</script></body></html>\n")
+
+
+def _slug(s: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in str(s).lower()).strip("-")

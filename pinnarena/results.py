@@ -43,6 +43,10 @@ SUMMARY_SCHEMA = pa.schema([
     ("rel_l2", pa.float64()),
     ("rel_l2_best", pa.float64()),
     ("rel_l2_by_output", pa.map_(pa.string(), pa.float64())),
+    # validation error (config validation_fraction > 0): reference points held out from rel_l2,
+    # the tuning protocol's selection metric (pinnarena.tuning); NaN without a validation set
+    ("val_rel_l2", pa.float64()),
+    ("val_rel_l2_best", pa.float64()),
     # final relative L2 error on each extra evaluation set of the problem (Problem.eval_sets, e.g.
     # ldc: ghia1982 = the published centreline values); null for problems without such sets
     ("rel_l2_sets", pa.map_(pa.string(), pa.float64())),
@@ -59,10 +63,28 @@ SUMMARY_SCHEMA = pa.schema([
     ("hess_neg_count", pa.int64()),  # -1 when estimated by Lanczos
     ("regime", pa.string()),  # auto: persistent-conflict | magnitude-imbalance | low-conflict
     ("auto_choice", pa.string()),  # auto: the remedy it continued with
+    # auto's profile statistics (pinnarena/regime.py): the median K-normalised alignment
+    # Ã = (A − A₀)/(1 − A₀) (the mean pairwise cosine; = cos for K = 2), the share of profile points
+    # in conflict (cancellation C > ε), the median norm ratio, the number of points, the median
+    # cancellation C = 1 − ‖Σ u_i‖²/K and the median share of pairs with cos < −ε
     ("regime_align_median", pa.float64()),
     ("regime_align_share_negative", pa.float64()),
     ("regime_norm_ratio_median", pa.float64()),
     ("regime_profile_points", pa.int64()),
+    ("regime_cancellation_median", pa.float64()),
+    ("regime_conflict_pair_share_median", pa.float64()),
+    # the budget every method of a comparison shares: steps (a cap) and train seconds on a clock
+    ("budget_steps", pa.int64()),
+    ("budget_seconds", pa.float64()),
+    ("budget_clock", pa.string()),  # wall | cpu (null without a time budget)
+    ("train_cpu_seconds", pa.float64()),
+    ("stop_reason", pa.string()),  # steps | time_budget | max_seconds
+    # the tuning protocol (pinnarena.tuning): a trial row (study "tuning") has its trial index,
+    # the study it tunes and the sampled hyper-parameters (JSON); a held-out row the chosen trial
+    ("trial", pa.int64()),
+    ("tuning_of", pa.string()),
+    ("hparams", pa.string()),
+    ("batch_run_ids", pa.list_(pa.string())),  # the runs trained in the same compiled program
     ("status", pa.string()),
     ("error", pa.string()),
     ("n_params", pa.int64()),
@@ -80,7 +102,11 @@ def git_commit() -> str:
     try:
         here = Path(__file__).resolve().parent
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() if out.returncode == 0 else "unknown"
+        if out.returncode != 0:
+            return "unknown"
+        # tracked files that differ from the commit make the commit an incomplete record
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "."], cwd=here.parent, timeout=10).returncode
+        return out.stdout.strip() + ("-dirty" if dirty == 1 else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

@@ -49,6 +49,9 @@ def _base_row(cfg: RunConfig) -> dict:
         "steps_done": 0,
         "grad_evals": 0,
         "fun_evals": 0,
+        "budget_steps": cfg.steps,
+        "budget_seconds": cfg.time_budget,
+        "budget_clock": cfg.time_budget_clock if cfg.time_budget is not None else None,
     }
 
 
@@ -56,6 +59,7 @@ def _finished_row(cfg: RunConfig, res) -> dict:
     row = _base_row(cfg)
     m = res.final["_metrics"] if "_metrics" in res.final else None
     rel = [r["rel_l2"] for r in res.curves]
+    val = np.asarray([r.get("val_rel_l2", math.nan) for r in res.curves], float)
     truth = res.problem.true_unknowns
     pde = res.carry.params["pde"]
     unknowns = {k: float(np.asarray(v)) for k, v in pde.items() if np.ndim(v) == 0}
@@ -76,6 +80,10 @@ def _finished_row(cfg: RunConfig, res) -> dict:
         preemptions=res.preemptions,
         rel_l2=res.final["rel_l2"],
         rel_l2_best=float(np.nanmin(rel)),
+        val_rel_l2=res.final.get("val_rel_l2", math.nan),
+        val_rel_l2_best=float(np.nanmin(val)) if np.isfinite(val).any() else math.nan,
+        train_cpu_seconds=res.train_cpu_seconds,
+        stop_reason=res.stop_reason,
         rel_l2_by_output=dict(zip(res.problem.output_names, map(float, metrics["rel_l2_by_output"]))),
         loss_final=res.final["loss_total"],
         grad_norm_final=float(metrics["grad_norm"]),
@@ -136,12 +144,16 @@ def _stationary(cfg: RunConfig, res) -> dict:
             "hess_max_eig": st["hess_max_eig"], "hess_neg_count": st["hess_neg_count"]}
 
 
-def run_seeds(cfgs: list[RunConfig], outs: list[str | Path], log=None, checkpoint_dir=None) -> list[dict]:
+def run_seeds(cfgs: list[RunConfig], outs: list[str | Path], log=None, checkpoint_dir=None,
+              meta: list[dict] | None = None) -> list[dict]:
     """Train seeds of one configuration together (vmapped) and write each seed's files.
 
     Any exception during training becomes a ``status=error`` row for every seed of the batch.
     With ``checkpoint_dir`` the batch resumes from (and periodically writes) a checkpoint there;
-    it is removed once the results are written.
+    it is removed once the results are written. ``meta`` (one dict per config) adds fields to
+    the rows that are not part of the configuration (the tuning protocol's ``trial``,
+    ``tuning_of``, ``hparams``). Every row names the runs trained in the same program
+    (``batch_run_ids``), which ``pinnarena reproduce`` trains again together.
     """
     from pinnarena import checkpoint
     from pinnarena.training import train_seeds
@@ -160,6 +172,10 @@ def run_seeds(cfgs: list[RunConfig], outs: list[str | Path], log=None, checkpoin
         rows = [{**_base_row(cfg), "status": "error", "error": f"{type(e).__name__}: {e}",
                  "rel_l2": math.nan, "rel_l2_best": math.nan, "seeds_batched": len(cfgs)} for cfg in cfgs]
         curves = [pd.DataFrame({"run_id": pd.Series(dtype=str), "step": pd.Series(dtype="int64")}) for _ in cfgs]
+    batch = [c.run_id for c in cfgs]
+    for i, row in enumerate(rows):
+        row["batch_run_ids"] = batch
+        row.update((meta or [{}] * len(rows))[i])
     for row, c, out in zip(rows, curves, outs):
         out = Path(out)
         write_parquet_atomic(c, out / "curves.parquet")

@@ -20,10 +20,14 @@ Tests and tolerances (documented, keyword-adjustable):
   eigenvalue is negative by that test, else ``"minimum"`` (this includes degenerate minima with
   zero eigenvalues, which second-order information cannot tell from degenerate saddles).
 
-The spectrum: a dense ``jax.hessian`` + ``eigh`` for at most ``dense_max_params`` parameters;
-otherwise ``lanczos_steps`` steps of the Lanczos iteration (full reorthogonalisation) on
-Hessian-vector products (forward-over-reverse: ``jvp`` of ``grad``), whose extreme Ritz values
-estimate the smallest and largest eigenvalues; ``hess_neg_count`` is then ``-1`` (unknown).
+The spectrum: for at most ``dense_max_params`` parameters the dense Hessian, built from
+blocks of ``hvp_batch_size`` forward-over-reverse Hessian–vector products
+(``pinnarena.curvature.hessian``: memory n² + a bounded working set, so n of a few thousand fits;
+``jax.hessian`` would push all n products through the program at once), and all its eigenvalues
+(LAPACK ``eigvalsh`` in float64; the config's ``stationary_dense_max`` defaults to 3000); otherwise
+``lanczos_steps`` steps of the Lanczos iteration (full reorthogonalisation) on Hessian-vector
+products (forward-over-reverse: ``jvp`` of ``grad``), whose extreme Ritz values estimate the
+smallest and largest eigenvalues; ``hess_neg_count`` is then ``-1`` (unknown).
 """
 from __future__ import annotations
 
@@ -33,6 +37,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
+
+from pinnarena import curvature
 
 LABELS = ("minimum", "saddle", "not-stationary")
 
@@ -73,6 +79,7 @@ def classify(
     grad_atol: float = 1e-8,
     neg_rtol: float | None = None,
     seed: int = 0,
+    hvp_batch_size: int | None = None,
 ) -> dict:
     """Gradient norm, Hessian extreme eigenvalues and a label for ``params`` under ``loss_fn``.
 
@@ -84,6 +91,8 @@ def classify(
       lanczos_steps: Lanczos iterations (Krylov dimension) in the large case.
       grad_rtol, grad_atol, neg_rtol: tolerances (module docstring).
       seed: start vector of the Lanczos iteration.
+      hvp_batch_size: Hessian–vector products per block of the dense Hessian (None: as many as
+        fit ``pinnarena.curvature.WORKING_SET_BYTES``).
 
     Returns:
       dict with ``loss``, ``grad_norm``, ``hess_min_eig``, ``hess_max_eig``, ``hess_neg_count``
@@ -91,8 +100,14 @@ def classify(
       ``"minimum" | "saddle" | "not-stationary"``), ``method`` (``"dense" | "lanczos"``),
       ``n_params``, ``grad_tol`` and ``neg_tol`` (the absolute thresholds used).
     """
+    curvature.check_batch_size(hvp_batch_size, "hvp_batch_size")
+    if dense_max_params < 0 or lanczos_steps < 1:
+        raise ValueError(f"dense_max_params must be >= 0 and lanczos_steps >= 1, got {dense_max_params}, "
+                         f"{lanczos_steps}")
     x, unravel = ravel_pytree(params)
     n = int(x.shape[0])
+    if n == 0:
+        raise ValueError("classify needs at least one parameter")
     f = lambda z: loss_fn(unravel(z))
     loss, g = jax.jit(jax.value_and_grad(f))(x)
     loss = float(loss)
@@ -100,7 +115,7 @@ def classify(
     eps = float(jnp.finfo(x.dtype).eps)
     neg_rtol = max(1e-6, 1000.0 * eps) if neg_rtol is None else float(neg_rtol)
     if n <= dense_max_params:
-        Hm = jax.jit(jax.hessian(f))(x)
+        Hm = jax.jit(lambda z: curvature.hessian(f, z, batch_size=hvp_batch_size))(x)
         ev = np.linalg.eigvalsh(np.asarray(0.5 * (Hm + Hm.T), np.float64))
         lo, hi = float(ev[0]), float(ev[-1])
         scale = float(np.max(np.abs(ev)))

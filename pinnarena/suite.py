@@ -13,6 +13,10 @@ A suite (``config/*.yaml``, schema ``workflow/schemas/config.schema.yaml``) has 
 Each of ``studies`` / ``problems`` / ``optimizers`` / ``remedies`` given is a list of names, and a
 job is kept when its value is in every list given. A selected job's run config is the same as in
 the whole suite (same run id), so a slice and the whole suite share results.
+
+A study with ``tune`` (see :func:`tune_spec` and pinnarena/tuning.py) first tunes every cell on
+its tuning seeds (:func:`tuning_cells`; results under ``runs/tuning/<study>/…``), then trains the
+chosen setting on the study's ``seeds``, the held-out seeds that :func:`jobs` lists.
 """
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ def study(config: dict, name: str) -> dict:
     s = dict(config["studies"][name])
     merged = {**defaults, **s}
     merged["set"] = {**defaults.get("set", {}), **s.get("set", {})}
+    dp, sp = defaults.get("problem_set", {}), s.get("problem_set", {})
+    merged["problem_set"] = {p: {**dp.get(p, {}), **sp.get(p, {})} for p in {*dp, *sp}}
     return merged
 
 
@@ -82,6 +88,49 @@ def selection(config: dict) -> dict[str, set[str]]:
             raise ValueError(f"config: select.{key} has unknown names {unknown}; accepted: {known}")
         out[key] = set(names)
     return out
+
+
+TUNE_DEFAULTS = {"trials": 5, "seed": 0, "seeds": [1000], "select": "val_rel_l2"}
+
+
+def tune_spec(s: dict) -> dict | None:
+    """A study's ``tune`` block with defaults (``trials`` 5, Sobol ``seed`` 0, tuning ``seeds``
+    [1000], ``select`` val_rel_l2; optional ``keys`` and ``base``), checked; None if untuned.
+
+    The held-out ``seeds`` must differ from the tuning seeds, and the selection metric must not be
+    the test error (pinnarena/tuning.py).
+    """
+    from pinnarena import tuning
+
+    if not s.get("tune"):
+        return None
+    t = {**TUNE_DEFAULTS, **s["tune"]}
+    tuning.check_seeds(t["seeds"], s.get("seeds", [0]))
+    if t["select"] not in tuning.SELECT_METRICS:
+        raise ValueError(f"config: tune.select {t['select']!r} is not one of {tuning.SELECT_METRICS}")
+    if t["select"] == "val_rel_l2" and not s["set"].get("validation_fraction", 0) > 0:
+        raise ValueError("config: tune.select val_rel_l2 needs set.validation_fraction > 0 (a validation point set)")
+    if s.get("group", "cell") != "cell":
+        raise ValueError("config: a tuned study runs one job per cell (group: cell)")
+    return t
+
+
+def n_trials(s: dict, optimizer: str, remedy: str) -> int:
+    """How many trials a tuned cell has: ``tune.trials``, or 1 when its space is empty."""
+    from pinnarena import tuning
+
+    t = tune_spec(s)
+    return len(tuning.trial_settings(optimizer, remedy, t["trials"], t["seed"], t.get("keys")))
+
+
+def tuning_cells(config: dict) -> list[dict]:
+    """The (study, problem, optimizer, remedy) cells of the selected tuned studies."""
+    cells = {}
+    for j in jobs(config):
+        if tune_spec(study(config, j["study"])) is not None:
+            key = (j["study"], j["problem"], j["optimizer"], j["remedy"])
+            cells[key] = dict(zip(("study", "problem", "optimizer", "remedy"), key))
+    return list(cells.values())
 
 
 def jobs(config: dict) -> list[dict]:

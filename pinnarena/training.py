@@ -25,6 +25,7 @@ timed separately.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -104,6 +105,25 @@ def make_optimizer(cfg: RunConfig) -> optax.GradientTransformationExtraArgs:
         if lr is not None:
             hp["learning_rate"] = _schedule(cfg, lr)
     return optimizers.make(cfg.optimizer, **hp)
+
+
+VALIDATION_SEED = 20261203  # fixed: every run of a problem holds out the same validation points
+
+
+def split_reference(n: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(test indices, validation indices) of a reference with ``n`` points.
+
+    With ``fraction`` = 0 every point is a test point (no validation set). Otherwise a fixed
+    permutation (``VALIDATION_SEED``, independent of the run seed) puts round(fraction · n) points
+    in the validation set and the rest in the test set: the two are disjoint, and the same for
+    every run of the problem, so model selection (``pinnarena.tuning``) never sees a test point.
+    The reported ``rel_l2`` is then measured on the test points only.
+    """
+    if fraction <= 0:
+        return np.arange(n), np.arange(0)
+    perm = np.random.default_rng(VALIDATION_SEED).permutation(n)
+    k = int(round(fraction * n))
+    return np.sort(perm[k:]), np.sort(perm[:k])
 
 
 def build(cfg: RunConfig) -> Setup:
@@ -239,6 +259,26 @@ def build(cfg: RunConfig) -> Setup:
             parts.append(jnp.sqrt(w[k] / r.shape[0]) * r.ravel())
         return jnp.concatenate(parts)
 
+    def scaled_residual_jacobian(p, bufs, b, w):
+        """(r, J): r = scaled_residuals(p, bufs, b, w) and J = ∂r/∂θ (m × n, columns in
+        ``ravel_pytree(p)`` order), row by row from per-point reverse passes of each term's
+        pointwise residual (pinnarena.curvature.pointwise_jacobian): about one batched backward
+        pass, in memory m × n plus a bounded working set (for ENGD and Gauss–Newton)."""
+        from pinnarena import curvature
+
+        x, unravel_p = ravel_pytree(p)
+        rs, Js = [], []
+        for k, term in enumerate(terms):
+            def r_point(z, row, term=term, k=k):
+                q = unravel_p(z)
+                return term.residual(field(q, bufs, k), row, q["pde"])
+
+            r, J = curvature.pointwise_jacobian(r_point, x, b[term.name])
+            s = jnp.sqrt(w[k] / r.shape[0]).astype(x.dtype)
+            rs.append(s * r.ravel())
+            Js.append(s * J.reshape(-1, x.shape[0]))
+        return jnp.concatenate(rs), jnp.concatenate(Js)
+
     def per_loss_grads(p, bufs, b):
         vals, grads = zip(*[jax.value_and_grad(f)(p, bufs, b) for f in term_losses])
         return jnp.stack(vals), jnp.stack([ravel_pytree(g)[0] for g in grads])
@@ -289,8 +329,9 @@ def build(cfg: RunConfig) -> Setup:
         val, L, g, rem_state, w = combined_gradient(c.params, c.buffers, b, c.rem_state, c.step)
         value_fn = lambda q: jnp.dot(w, loss_vector(q, c.buffers, b))
         residual_fn = lambda q: scaled_residuals(q, c.buffers, b, w)
+        residual_jacobian_fn = lambda q: scaled_residual_jacobian(q, c.buffers, b, w)
         updates, opt_state = optimizer.update(g, c.opt_state, c.params, value=val, grad=g, value_fn=value_fn,
-                                              residual_fn=residual_fn)
+                                              residual_fn=residual_fn, residual_jacobian_fn=residual_jacobian_fn)
         new_params = optax.apply_updates(c.params, updates)
         # a non-finite entry makes its leaf's sum non-finite: one reduction per leaf, no copy
         total = sum(jnp.sum(a) for a in jax.tree_util.tree_leaves(new_params))
@@ -320,7 +361,8 @@ def build(cfg: RunConfig) -> Setup:
         return jax.lax.while_loop(go, lambda ic: (ic[0] + 1, step_fn(ic[1])), (jnp.zeros_like(n_steps), c))[1]
 
     ref = problem.reference(cfg.reference_tier)
-    ref_data = (jnp.asarray(ref.points, dtype), jnp.asarray(ref.values, dtype))
+    test_idx, val_idx = split_reference(len(ref.points), cfg.validation_fraction)
+    ref_data = tuple(jnp.asarray(a[idx], dtype) for idx in (test_idx, val_idx) for a in (ref.points, ref.values))
 
     def predict(c: Carry, x) -> jax.Array:
         """The network of ``c`` at points x (k × d) → (k × output_dim), as it is evaluated
@@ -328,7 +370,7 @@ def build(cfg: RunConfig) -> Setup:
         return jax.lax.map(field(c.params, c.buffers, eval_k), x, batch_size=4096)
 
     def evaluate(c: Carry, ref_xy) -> dict:
-        ref_x, ref_y = ref_xy
+        ref_x, ref_y, val_x, val_y = ref_xy
         pred = predict(c, ref_x)
         err = pred - ref_y
         by_out = jnp.linalg.norm(err, axis=0) / jnp.linalg.norm(ref_y, axis=0)
@@ -341,6 +383,8 @@ def build(cfg: RunConfig) -> Setup:
             "gram_eigs": diagnostics.gram_eigenvalues(G),
             "causal_weight_min": jnp.min(jnp.stack([jnp.min(x) for x in cw])) if cw else jnp.asarray(jnp.nan, L.dtype),
             "rel_l2": jnp.linalg.norm(err) / jnp.linalg.norm(ref_y),
+            "val_rel_l2": (jnp.linalg.norm(predict(c, val_x) - val_y) / jnp.linalg.norm(val_y)) if val_x.shape[0]
+            else jnp.asarray(jnp.nan, ref_y.dtype),
             "rel_l2_by_output": by_out,
             "losses": L,
             "weights": jnp.full((K,), jnp.nan, L.dtype) if w is None else w,
@@ -348,6 +392,8 @@ def build(cfg: RunConfig) -> Setup:
             "align_inter": diagnostics.alignment_score(jnp.stack([ravel_pytree(c.last_update)[0],
                                                                   ravel_pytree(c.prev_update)[0]])),
             "grad_norm_ratio": diagnostics.norm_ratio(G),
+            "align_pairwise_mean": diagnostics.normalized_alignment(G),
+            "conflict_pair_share": diagnostics.conflict_pair_share(G),
             "grad_norm": jnp.linalg.norm(jnp.sum(G, axis=0)),
             "pde": c.params["pde"],
         }
@@ -402,6 +448,30 @@ class Outcome:
     setup_seconds: float = 0.0  # building model, data, optimizer and reference
     preemptions: int = 0  # times the run was resumed from a checkpoint
     extra: dict = dataclasses.field(default_factory=dict)  # summary fields of special remedies (auto)
+    train_cpu_seconds: float = 0.0  # the process's CPU seconds in training, per seed
+    stop_reason: str = "steps"  # steps | time_budget | max_seconds (or the step budget when diverged)
+
+
+PROBE_STEPS = 8  # the first chunk's length when the chunk length follows the clock
+
+
+def _chunk_steps(cfg: RunConfig, done: int, used: float) -> int:
+    """Steps of the next chunk: ``eval_every``, shortened to land on the time budget and to
+    evaluate every ``eval_seconds``. Train time per step is the mean so far; before any step
+    is timed a probe of ``PROBE_STEPS`` steps measures it. A chunk ends at most one step past
+    the budget. Chunk boundaries only decide where evaluations happen: the trajectory is the
+    same for any chunking, so a rerun with the steps done reproduces it."""
+    n = min(cfg.eval_every, cfg.steps - done)
+    if cfg.time_budget is None and cfg.eval_seconds is None:
+        return n
+    if done == 0:
+        return min(n, PROBE_STEPS)
+    per_step = max(used / done, 1e-9)
+    if cfg.time_budget is not None:
+        n = min(n, max(1, math.ceil((cfg.time_budget - used) / per_step)))
+    if cfg.eval_seconds is not None:
+        n = min(n, max(1, round(cfg.eval_seconds / per_step)))
+    return n
 
 
 def _to_host(tree):
@@ -455,6 +525,7 @@ def _train_auto(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
     (one vmapped batch per choice, checkpointed in ``checkpoint_dir/auto-<choice>``). The profile
     is deterministic, so a resumed job re-profiles and finds the same groups.
     """
+    from pinnarena.regime import row_cosines
     from pinnarena.remedies.auto import choice, classify_regime
 
     cfg = cfgs[0]
@@ -465,8 +536,8 @@ def _train_auto(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
     picks, extras = [], []
     for c, prof in zip(cfgs, profs):
         series = prof.curves[1:] or prof.curves
-        regime, stats = classify_regime([r["align_intra"] for r in series], [r["grad_norm_ratio"] for r in series],
-                                        a["conflict_threshold"], a["persistent_share"], a["imbalance_ratio"])
+        regime, stats = classify_regime([row_cosines(r) for r in series], [r["grad_norm_ratio"] for r in series],
+                                        a["conflict_eps"], a["persistent_share"], a["imbalance_ratio"])
         picks.append(choice(regime, a["reweighting"]))
         extras.append({"regime": regime, "auto_choice": picks[-1], **{f"regime_{k}": v for k, v in stats.items()}})
         if log:
@@ -489,7 +560,8 @@ def _train_auto(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
                                        last_update=init.last_update, prev_update=init.prev_update)
 
         ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"auto-{chosen}"
-        conts = _train([dataclasses.replace(cfgs[i], remedy=chosen, remedy_hp=hp, steps=cfg.steps - P) for i in idx],
+        conts = _train([dataclasses.replace(cfgs[i], remedy=chosen, remedy_hp=hp, steps=cfg.steps - P,
+                                            time_budget=_left(cfg, profs[i])) for i in idx],
                        log, ckpt, start=start, skip_first_eval=True)
         for i, cont in zip(idx, conts):
             prof = profs[i]
@@ -497,6 +569,7 @@ def _train_auto(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
             for r in cont.curves[len(prof.curves):]:
                 r["train_seconds"] += prof.train_seconds
             cont.train_seconds += prof.train_seconds
+            cont.train_cpu_seconds += prof.train_cpu_seconds
             cont.eval_seconds += prof.eval_seconds
             cont.compile_seconds += prof.compile_seconds
             cont.setup_seconds += prof.setup_seconds
@@ -504,6 +577,14 @@ def _train_auto(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
     for o, extra in zip(out, extras):
         o.extra = extra
     return out
+
+
+def _left(cfg: RunConfig, used: Outcome) -> float | None:
+    """The time budget left after phase ``used`` (auto's profile), on the budget's clock."""
+    if cfg.time_budget is None:
+        return None
+    spent = used.train_seconds if cfg.time_budget_clock == "wall" else used.train_cpu_seconds
+    return max(cfg.time_budget - spent, 1e-3)
 
 
 # Outcomes of the latest trainings in this process, by the run ids of their configs. The profile
@@ -593,7 +674,11 @@ def _train_uncached(cfgs: list[RunConfig], log, checkpoint_dir, start, skip_firs
     finished = [False] * S  # diverged seeds stop recording
     status = ["ok"] * S
     finals: list[Carry | None] = [None] * S
-    train_seconds = eval_seconds = 0.0
+    train_seconds = eval_seconds = cpu_seconds = 0.0
+
+    def budget_used() -> float:
+        """Train time per seed on the budget's clock (a vmapped batch shares its wall time)."""
+        return (train_seconds if cfg.time_budget_clock == "wall" else cpu_seconds) / S
     loss_names = s.problem.loss_names
 
     def record(c: Carry, m) -> dict:
@@ -603,9 +688,12 @@ def _train_uncached(cfgs: list[RunConfig], log, checkpoint_dir, start, skip_firs
             "grad_evals": int(c.grad_evals),
             "loss_total": float(np.sum(m["losses"])),
             "rel_l2": float(m["rel_l2"]),
+            "val_rel_l2": float(m["val_rel_l2"]),
             "align_intra": float(m["align_intra"]),
             "align_inter": float(m["align_inter"]) if int(c.step) >= 2 else float("nan"),
             "grad_norm_ratio": float(m["grad_norm_ratio"]),
+            "align_pairwise_mean": float(m["align_pairwise_mean"]),  # K-free, pinnarena.regime
+            "conflict_pair_share": float(m["conflict_pair_share"]),
         }
         for name, v, w in zip(loss_names, m["losses"], m["weights"]):
             row[f"loss_{name}"] = float(v)
@@ -644,6 +732,7 @@ def _train_uncached(cfgs: list[RunConfig], log, checkpoint_dir, start, skip_firs
     if resumed is not None:
         carry, meta = resumed
         train_seconds, eval_seconds = meta["train_seconds"], meta["eval_seconds"]
+        cpu_seconds = meta.get("cpu_seconds", 0.0)
         curves, finished, status = meta["curves"], meta["finished"], meta["status"]
         finals = [None if f is None else per_seed(_to_host(carry), i) for i, f in enumerate(meta["finals"])]
         done, preemptions = meta["done"], meta["preemptions"] + 1
@@ -656,11 +745,13 @@ def _train_uncached(cfgs: list[RunConfig], log, checkpoint_dir, start, skip_firs
             do_eval(carry)
         done = 0
     n_evals = 0
+    stop_reason = "steps"
     while done < cfg.steps and not all(finished):
-        n = min(cfg.eval_every, cfg.steps - done)
-        tt = time.perf_counter()
+        n = _chunk_steps(cfg, done, budget_used())
+        tt, tc = time.perf_counter(), time.process_time()
         carry = _run_chunk(chunk_c, carry, n, steps_arg, S)
         train_seconds += time.perf_counter() - tt
+        cpu_seconds += time.process_time() - tc
         done += n
         do_eval(carry)
         n_evals += 1
@@ -668,12 +759,16 @@ def _train_uncached(cfgs: list[RunConfig], log, checkpoint_dir, start, skip_firs
             # ``finals`` of seeds still running equal the current carry; diverged seeds are rolled
             # back and frozen (``_run_chunk``), so the carry also holds their last finite state.
             checkpoint.save(checkpoint_dir, carry, {
-                "train_seconds": train_seconds, "eval_seconds": eval_seconds, "done": done,
+                "train_seconds": train_seconds, "eval_seconds": eval_seconds, "cpu_seconds": cpu_seconds, "done": done,
                 "curves": [[{k: v for k, v in r.items() if k != "_metrics"} for r in c] for c in curves],
                 "finished": finished, "status": status, "finals": [None if f is None else 1 for f in finals],
                 "preemptions": preemptions}, fp)
         if cfg.max_seconds is not None and train_seconds / S > cfg.max_seconds and done < cfg.steps:
             status = ["timeout" if st == "ok" else st for st in status]
+            stop_reason = "max_seconds"
+            break
+        if cfg.time_budget is not None and budget_used() >= cfg.time_budget and done < cfg.steps:
+            stop_reason = "time_budget"
             break
 
     outcomes = []
@@ -691,7 +786,7 @@ def _train_uncached(cfgs: list[RunConfig], log, checkpoint_dir, start, skip_firs
             curves=[{k: v for k, v in r.items() if k != "_metrics"} for r in curves[i]], final=curves[i][-1],
             n_params=s.n_params, n_net_params=s.n_net_params, problem=s.problem, setup=setups[i],
             carry=jax.tree_util.tree_map(jnp.asarray, fin), seeds_batched=S, setup_seconds=setup_seconds / S,
-            preemptions=preemptions))
+            preemptions=preemptions, train_cpu_seconds=cpu_seconds / S, stop_reason=stop_reason))
     return outcomes
 
 

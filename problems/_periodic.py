@@ -18,7 +18,7 @@ import numpy as np
 from jax.experimental import jet
 
 from pinnarena import derivatives as D
-from pinnarena.problem import Reference, Term
+from pinnarena.problem import Reference, Term, _bounds
 from pinnarena.problems.solvers.etdrk4 import periodic_grid, solve
 
 
@@ -30,16 +30,16 @@ def periodic_term(lo, hi, space_dims: Sequence[int], order: int = 1, n: int = 25
     Points are uniform in the box with input i set to lo_i; i is drawn uniformly from
     ``space_dims`` per point; the image is p + (hi_i − lo_i) e_i.
     """
-    lo = jnp.asarray(lo, dtype=float)
-    hi = jnp.asarray(hi, dtype=float)
-    d = lo.shape[0]
-    dims = jnp.asarray(tuple(space_dims))
+    lo0, hi0 = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    d = lo0.shape[0]
+    dims = np.asarray(tuple(space_dims))
     space_dims = tuple(space_dims)
 
     def sample(key, n):
+        lo, hi = _bounds(lo0, hi0)  # the run's precision: the period is not rounded to float32
         k1, k2 = jax.random.split(key)
         x = lo + (hi - lo) * jax.random.uniform(k1, (n, d), dtype=lo.dtype)
-        which = dims[jax.random.randint(k2, (n,), 0, len(space_dims))]
+        which = jnp.asarray(dims)[jax.random.randint(k2, (n,), 0, len(space_dims))]
         onehot = jax.nn.one_hot(which, d, dtype=lo.dtype)
         x = jnp.where(onehot > 0, lo[None, :], x)
         return {"x": x, "shift": onehot * (hi - lo)[None, :]}

@@ -58,7 +58,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pinnarena import derivatives as D
-from pinnarena.problem import Problem, Reference, Term, slice_at, uniform_box
+from pinnarena.problem import Problem, Reference, Term, _bounds, slice_at, uniform_box
 from pinnarena.problems import register
 from pinnarena.problems.solvers import boussinesq as B
 
@@ -207,9 +207,8 @@ def convection(name: str) -> Problem:
         w, wt, wx, wy, lap = _derivs(u, p["x"])
         return (wt[3] + w[0] * wx[3] + w[1] * wy[3] - a4 * lap[3])[None]
 
-    lo_a, hi_a = jnp.asarray(lo), jnp.asarray(hi)
-
     def boundary_sample(key, n):
+        lo_a, hi_a = _bounds(lo, hi)
         k1, k2, k3 = jax.random.split(key, 3)
         x = lo_a + (hi_a - lo_a) * jax.random.uniform(k1, (n, 3), dtype=lo_a.dtype)
         wall = jnp.arange(n) % 2 == 0  # half wall points, half periodic pairs

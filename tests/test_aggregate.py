@@ -136,3 +136,14 @@ def test_extra_evaluation_sets_become_median_columns():
     assert board.loc["ldc", "rel_l2_set_solver"] == pytest.approx(0.2)
     assert math.isnan(board.loc["poisson", "rel_l2_set_ghia1982"])
     assert "rel_l2_sets" not in board
+
+
+def test_tuning_rows_are_not_ranked_and_do_not_set_targets(data):
+    s, c = data
+    trials = pd.DataFrame([run(f"t{k}", seed=1000, study="tuning", rel_l2=1e-6 * (k + 1), trial=k, tuning_of="s")
+                           for k in range(3)])
+    both = pd.concat([s, trials], ignore_index=True)
+    b = leaderboard(both, c)
+    assert set(b["study"]) == {"s"}
+    assert b.set_index("method").loc["adam + none", "n_runs"] == 4
+    assert derived_targets(both) == derived_targets(s)

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from jax.flatten_util import ravel_pytree
 from optax import tree_utils as otu
 
 from pinnarena import optimizers
@@ -182,3 +183,84 @@ def test_update_matches_numpy_transcription(method, x64):
         assert any(abs(ph - 1.0) > 1e-3 for ph in phis[1:])  # not plain BFGS
     else:
         assert all(ph == 1.0 for ph in phis)
+
+
+# -- bounded-memory curvature (issue 16 §1) ------------------------------------------------------
+
+def rosen_jacobian(p):
+    """(r, J) as the training loop's residual_jacobian_fn returns it (J over ravel_pytree(p))."""
+    x, unravel = ravel_pytree(p)
+    return rosen_residuals(p), jax.jacfwd(lambda z: rosen_residuals(unravel(z)))(x)
+
+
+@pytest.mark.parametrize("name", ["engd", "gauss-newton"])
+def test_residual_jacobian_fn_gives_the_fallback_update(name, x64):
+    """With the training loop's (r, J) or with the blocked Jacobian of residual_fn alone, and with
+    any block size, the update is the same (round-off)."""
+    p = {"a": jnp.array([-1.0, 0.8]), "b": jnp.array([0.3])}
+    g = jax.grad(rosen)(p)
+    outs = []
+    for hp, extra in [({}, {"residual_jacobian_fn": rosen_jacobian}), ({}, {}), ({"jacobian_batch_size": 1}, {}),
+                      ({"jacobian_batch_size": 2}, {})]:
+        opt = optimizers.make(name, **hp)
+        u, s = jax.jit(lambda p: opt.update(g, opt.init(p), p, value=rosen(p), grad=g, value_fn=rosen,
+                                            residual_fn=rosen_residuals, **extra))(p)
+        outs.append(np.concatenate([u["a"], u["b"]]))
+    assert np.linalg.norm(outs[0]) > 1e-3  # a real step
+    for o in outs[1:]:
+        np.testing.assert_allclose(o, outs[0], rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["engd", "gauss-newton"])
+def test_jacobian_only_is_enough(name, x64):
+    """residual_jacobian_fn alone (no residual_fn, no value_fn) drives the method to the minimum."""
+    opt = optimizers.make(name)
+    p, s = start(), opt.init(start())
+    step = jax.jit(lambda p, s: opt.update(jax.grad(rosen)(p), s, p, residual_jacobian_fn=rosen_jacobian))
+    for _ in range(60):
+        u, s = step(p, s)
+        p = optax.apply_updates(p, u)
+    assert float(rosen(p)) < 1e-12
+
+
+@pytest.mark.parametrize("name", ["engd", "gauss-newton"])
+def test_missing_residuals_are_refused(name):
+    opt = optimizers.make(name)
+    p = start(jnp.float32)
+    with pytest.raises(ValueError, match="residual_fn .*residual_jacobian_fn"):
+        opt.update(jax.grad(rosen)(p), opt.init(p), p, value_fn=rosen)
+
+
+@pytest.mark.parametrize("name", ["newton", "saddle-free-newton"])
+def test_hvp_block_size_does_not_change_the_step(name, x64):
+    p = {"a": jnp.array([-1.0, 0.8]), "b": jnp.array([0.3])}
+    g = jax.grad(rosen)(p)
+    ref = jax.hessian(lambda z: rosen({"a": z[:2], "b": z[2:]}))(jnp.array([-1.0, 0.8, 0.3]))
+    outs = []
+    for B in (None, 1, 2, 3):
+        opt = optimizers.make(name, hvp_batch_size=B, adaptive_damping=False)
+        u, _ = jax.jit(lambda p: opt.update(g, opt.init(p), p, value=rosen(p), grad=g, value_fn=rosen))(p)
+        outs.append(np.concatenate([u["a"], u["b"]]))
+    for o in outs[1:]:
+        np.testing.assert_allclose(o, outs[0], rtol=1e-12, atol=1e-14)
+    if name == "newton":  # the undamped-ish Newton step solves (H + λI) d = −g with the exact Hessian
+        gv = np.concatenate([g["a"], g["b"]])
+        np.testing.assert_allclose((np.asarray(ref) + 1e-3 * np.eye(3)) @ outs[0], -gv, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("name,key", [("newton", "hvp_batch_size"), ("saddle-free-newton", "hvp_batch_size"),
+                                      ("gauss-newton", "jacobian_batch_size"), ("engd", "jacobian_batch_size")])
+def test_bad_block_size_is_refused(name, key):
+    with pytest.raises(ValueError, match=f"{key} must be a positive integer"):
+        optimizers.make(name, **{key: 0})
+
+
+@pytest.mark.parametrize("name", ["engd", "newton", "saddle-free-newton", "gauss-newton"])
+def test_search_spaces_are_declared(name):
+    from pinnarena import search_space as ss
+
+    space = optimizers.REGISTRY.meta(name)["search_space"]
+    assert 1 <= len(space) <= 3
+    ss.check(space, optimizers.hyperparameters(name), name)
+    for trial in ss.trials(space, 8, seed=0):  # every drawn setting builds an optimizer
+        optimizers.make(name, **trial).init(start(jnp.float32))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 from pinnarena import remedies
@@ -82,18 +83,35 @@ def test_ntk_weights_use_the_mean_ntk_diagonal():
     np.testing.assert_allclose(g, [7.0, 3.5, 1.75, 0.0, 0.0])
 
 
-@pytest.mark.parametrize("align, ratio, regime", [
-    ([-0.5, -0.2, -0.7, 0.1], [2, 3, 2, 2], "persistent-conflict"),
-    ([-0.5, 0.3, 0.4, 0.2], [50, 40, 60, 30], "magnitude-imbalance"),
-    ([0.5, 0.3, -0.1, 0.2], [2, 3, 2, 2], "low-conflict"),
-    ([-0.5, -0.4, 0.4, 0.2, 0.3], [2, 3, 2, 2, 2], "low-conflict"),  # transient: median ≥ 0
+_ORTH3 = np.eye(3)  # three orthogonal unit gradients: the old rule's false conflict (A = −1/3)
+_ANTI2 = np.array([[1.0, -1.0], [-1.0, 1.0]])
+_ALIGNED3 = np.ones((3, 3))
+
+
+@pytest.mark.parametrize("cos, ratio, regime", [
+    ([_ANTI2] * 3 + [np.eye(2)], [2, 3, 2, 2], "persistent-conflict"),
+    ([_ORTH3] * 4, [50, 40, 60, 30], "magnitude-imbalance"),
+    ([_ORTH3] * 4, [2, 3, 2, 2], "low-conflict"),  # orthogonal K = 3 is no conflict
+    ([_ANTI2] * 2 + [np.eye(2)] * 3, [2, 3, 2, 2, 2], "low-conflict"),  # transient: 2 of 5 points
+    ([_ALIGNED3, _ORTH3, _ALIGNED3], [1, 1, 1], "low-conflict"),
 ])
-def test_auto_regime_thresholds(align, ratio, regime):
-    got, stats = classify_regime(align, ratio)
+def test_auto_regime_thresholds(cos, ratio, regime):
+    got, stats = classify_regime(cos, ratio)
     assert got == regime
-    assert stats["profile_points"] == len(align)
+    assert stats["profile_points"] == len(cos)
+    assert set(stats) == {"align_median", "align_share_negative", "norm_ratio_median", "profile_points",
+                          "cancellation_median", "conflict_pair_share_median"}
     assert choice(got, "grad-norm") == {"persistent-conflict": "adapters+grad-norm",
                                         "magnitude-imbalance": "grad-norm", "low-conflict": "none"}[regime]
+
+
+def test_auto_rejects_bad_settings():
+    with pytest.raises(ValueError, match="loss weighting"):
+        remedies.make("auto", reweighting="pcgrad")
+    with pytest.raises(ValueError, match="conflict_eps"):
+        remedies.make("auto", conflict_eps=-0.1)
+    with pytest.raises(ValueError, match="unknown regime"):
+        choice("conflict", "grad-norm")
 
 
 def test_auto_reports_its_regime_and_continues(tmp_path):
@@ -106,6 +124,15 @@ def test_auto_reports_its_regime_and_continues(tmp_path):
     assert row["regime"] in ("persistent-conflict", "magnitude-imbalance", "low-conflict")
     assert row["auto_choice"] == choice(row["regime"], "grad-norm")
     assert row["regime_profile_points"] == 2
+    curves = pd.read_parquet(tmp_path / "curves.parquet")
+    K = row["n_losses"]
+    cos = curves[[c for c in curves if c.startswith("cos_")]].to_numpy()
+    assert cos.shape[1] == K * (K - 1) // 2
+    np.testing.assert_allclose(curves["align_pairwise_mean"], cos.mean(axis=1), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(curves["conflict_pair_share"], (cos < -0.1).mean(axis=1))
+    # the old score is kept, and the new column is its exact K-normalisation
+    np.testing.assert_allclose(curves["align_pairwise_mean"],
+                               (K * (1 + curves["align_intra"]) - 2) / (2 * (K - 1)), rtol=1e-3, atol=1e-4)
 
 
 def test_auto_batches_seeds_and_splits_them_by_choice(monkeypatch, tmp_path):
@@ -120,7 +147,7 @@ def test_auto_batches_seeds_and_splits_them_by_choice(monkeypatch, tmp_path):
         return resolve("poisson-2d-k1", "adam", "auto", seed, steps=30,
                        sets={**SMALL, "remedy.profile_steps": 10, "remedy.profile_every": 5})
 
-    monkeypatch.setattr(auto_mod, "classify_regime", lambda *a: (forced.pop(min(forced)), real(*a)[1]))
+    monkeypatch.setattr(auto_mod, "classify_regime", lambda *a, **k: (forced.pop(min(forced)), real(*a, **k)[1]))
     forced.update({0: "persistent-conflict", 1: "low-conflict"})
     both = train_seeds([cfg(0), cfg(1)], checkpoint_dir=tmp_path / "ckpt")
     assert [o.extra["auto_choice"] for o in both] == ["adapters+grad-norm", "none"]

@@ -1,4 +1,9 @@
-"""The report (tables, figures, HTML, publish) from a small synthetic results set, Parquet only."""
+"""The report (tables, figures, HTML, publish) from synthetic results, Parquet only.
+
+Two fixtures: ``synthetic_results`` (per-run Parquet files, two problems, four methods: the CLI,
+publish and failure paths) and :mod:`report_fixture` (five problems, two studies, tuning trials,
+regimes and stationary points: page order, findings and the figures' legends and panels).
+"""
 import math
 import re
 import shutil
@@ -11,8 +16,10 @@ import pytest
 
 from pinnarena.aggregate import leaderboard, load_results
 from pinnarena.cli import main
-from pinnarena.report import FIGURES, build, markdown, regime_figure, render
+from pinnarena.report import (FIGURES, Context, build, empty_panels, figure_objects, legend_outside_axes, markdown,
+                              regime_fig, render)
 from pinnarena.results import SUMMARY_SCHEMA, summary_table, write_parquet_atomic
+from report_fixture import make_results
 
 PROBLEMS = {"heat-1d": "forward", "inv-param": "inverse"}
 METHODS = {("adam", "none"): (1.0, 100), ("soap", "none"): (3.0, 100), ("adam", "adapter"): (2.0, 130),
@@ -76,24 +83,27 @@ def rendered(tmp_path_factory):
 
 
 def test_outputs_and_figures(rendered):
-    _, out, paths, board, _ = rendered
-    assert {p.name for p in paths} == {"leaderboard.md", "index.html", *(f"{n}.png" for n in FIGURES), "regime_map.png"}
+    _, out, paths, board, s = rendered
+    names = {p.name for p in paths}
+    assert {"leaderboard.md", "index.html", *(f"{n}.png" for n in FIGURES), "regime_map.png"} <= names
     for n in FIGURES:
         png = (out / "figures" / f"{n}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000, n
-    assert regime_figure(board.drop(columns=["regime"]), out / "nope.png") is None
-    assert not (out / "nope.png").exists()
+        assert (out / "figures" / f"{n}.svg").read_text().lstrip().startswith("<?xml")
+    assert regime_fig(Context(board, s.drop(columns=["regime"])))[0] is None
 
 
 def test_markdown_tables(rendered):
     _, out, _, _, _ = rendered
     md = (out / "leaderboard.md").read_text()
     assert "Suite: synthetic" in md and "runs: 24" in md and "not ok: 2" in md
-    for heading in ("## Targets", "## Overall ranking", "## Rankings by kind", "### forward — study main",
-                    "### inverse — study main", "## Per problem", "### heat-1d (main)", "## Failures"):
-        assert heading in md, heading
+    order = ["## Ranking", "## Rankings by kind", "### forward — study main", "### inverse — study main",
+             "## Per problem", "### heat-1d (main)", "## Figures", "## Findings", "## Appendix: targets",
+             "## Appendix: failures", "## Appendix: tuning trials", "## Appendix: environment"]
+    at = [md.find(h) for h in order]
+    assert all(i >= 0 for i in at) and at == sorted(at), dict(zip(order, at))
     # failures table: both failed runs with their status and (escaped) message
-    fail = md.split("\n## Failures\n")[1]
+    fail = md.split("\n## Appendix: failures\n")[1]
     assert re.search(r"\| main \| heat-1d \| newton \+ none \| 0 \| diverged \| loss is nan at step 30 \|", fail)
     assert re.search(r"\| main \| heat-1d \| newton \+ none \| 1 \| error \| boom \\\| linalg \|", fail)
     heat = md.split("### heat-1d (main)")[1].split("###")[0]
@@ -110,8 +120,10 @@ def test_markdown_tables(rendered):
 def test_ranking_is_by_score(rendered):
     _, _, _, board, s = rendered
     rep = build(board, s)
-    ranking = dict(rep.sections)["Overall ranking"][0].data
+    ranking = rep.section("Ranking").tables[0].data
     assert ranking["score (s)"].is_monotonic_decreasing
+    assert ranking["rank"].tolist() == [1, 2, 3, 4]
+    assert all(re.fullmatch(r"\d\.\d{3} – \d\.\d{3}", c) for c in ranking["score 95 % CI (s)"])
     # heat-1d target 0.3: adam (rate 1) hits at step 40 (0.4 s), soap (rate 3) at step 20 with 1.5× slower
     # steps (0.3 s), the adapter (rate 2) at step 20 (0.2 s); newton fails (median over seeds is a miss)
     heat = board[board.problem == "heat-1d"].set_index("method")
@@ -129,7 +141,7 @@ def test_html_is_self_contained(rendered):
     assert "<link" not in page and "@import" not in page
     imgs = re.findall(r'<img [^>]*src="([^"]+)"', page)
     assert len(imgs) == len(paths) - 2 and all(i.startswith("data:image/png;base64,") for i in imgs)
-    assert page.count('<table class="sortable">') == sum(len(t) for _, t in build(*rendered[3:5]).sections)
+    assert page.count('<table class="sortable">') == len(build(*rendered[3:5]).tables())
     for k in ("suite: <b>synthetic", "commit: <b>0123456789ab", "devices: <b>cpu:0", "runs: <b>24", "failures (not ok): <b>2"):
         assert k in page, k
 
@@ -137,9 +149,10 @@ def test_html_is_self_contained(rendered):
 def test_report_tables_are_deterministic(rendered):
     root, out, paths, board, s = rendered
     _, c = load_results(root)
-    rep = build(leaderboard(s, c, {"heat-1d": {"rel_l2": 0.3, "provenance": "unit test"}}), s)
-    rep.figures = {p.stem: p for p in paths if p.suffix == ".png"}
-    assert markdown(rep) == (out / "leaderboard.md").read_text()
+    a = build(leaderboard(s, c, {"heat-1d": {"rel_l2": 0.3, "provenance": "unit test"}}), s, c)
+    b = build(board, s, c)
+    assert markdown(a) == markdown(b)
+    assert markdown(a).split("## Findings")[0].split("## Ranking")[1] in (out / "leaderboard.md").read_text()
 
 
 def test_cli_aggregate_report_publish(tmp_path):
@@ -157,6 +170,7 @@ def test_cli_aggregate_report_publish(tmp_path):
     md = (rep / "leaderboard.md").read_text()
     assert "cli test" in md and (rep / "index.html").exists()
     assert not (rep / "figures" / "regime_map.png").exists()  # no regime column: figure omitted
+    assert "## Appendix: conflict regimes" not in md
     assert "regime" not in md.split("## Per problem")[1].split("\n|")[1]
     # the snapshot alone re-renders the same report
     shutil.rmtree(root)
@@ -173,3 +187,89 @@ def test_empty_results_still_write_every_declared_output(tmp_path):
     assert (tmp_path / "rep" / "index.html").exists()
     for n in FIGURES:  # the Snakemake report rule declares these
         assert (tmp_path / "rep" / "figures" / f"{n}.png").stat().st_size > 0
+
+
+# ------------------------------------------------------------------- the full synthetic suite
+@pytest.fixture(scope="module")
+def suite():
+    s, c = make_results()
+    board = leaderboard(s, c)
+    ctx = Context(board, s, c)
+    return s, c, board, ctx, build(board, s, c, ctx=ctx)
+
+
+def test_tuning_rows_are_not_ranked(suite):
+    s, _, board, _, rep = suite
+    assert (s["study"] == "tuning").sum() > 0
+    assert set(board["study"]) == {"optimizers", "remedies"}
+    assert board["n_runs"].max() == 3  # the held-out seeds only
+    tuning = rep.section("Appendix: tuning trials").tables[0].data
+    assert set(tuning["trials"]) == {4} and set(tuning["chosen trial"]) == {1}
+    assert "4 trials per (problem, method) cell on tuning seed(s) 1000" in rep.summary
+    assert "180 ranked runs (1 not ok) and 240 tuning-trial runs" in rep.summary
+
+
+def test_ranking_first_with_intervals_and_groups(suite):
+    _, _, _, _, rep = suite
+    assert [s.heading for s in rep.sections][:3] == ["Ranking", "Rankings by kind", "Per problem"]
+    first = rep.sections[0].tables[0]
+    assert first.anchor == "ranking-optimizers" and first.data["method"].iloc[0] == "lbfgs + none"
+    assert "Friedman test over 5 problems and 7 methods" in first.note
+    assert first.data["group"].str.fullmatch(r"[a-z]+").all()
+    assert first.data.set_index("method").loc["lbfgs + none", "group"] != \
+        first.data.set_index("method").loc["newton + none", "group"]
+    vs = rep.sections[0].tables[1]
+    assert vs.anchor == "vsbase-optimizers" and "lbfgs + none" in set(vs.data["method"])
+    heat = next(t for t in rep.section("Per problem").tables if t.anchor == "problem-optimizers-heat").data
+    assert heat["tie"].iloc[0] == "best" and heat["95 % CI"].str.contains(" – ").all()
+
+
+def test_findings_link_their_tables(suite):
+    _, _, _, _, rep = suite
+    anchors = {t.anchor for t in rep.tables()}
+    assert rep.findings and all(f.anchor in anchors for f in rep.findings), [f.anchor for f in rep.findings]
+    by = {f.title.split(":")[0]: f for f in rep.findings}
+    assert by["Claim (b)"].verdict == "supported" and "Exact Newton ends at a saddle" in by["Claim (b)"].text
+    assert by["Claim (a)"].verdict in ("supported", "not significant")  # 5 problems: p ≥ 0.0625
+    assert "5 of 5" in by["Claim (a)"].text
+    assert by["Claim (c)"].verdict in ("supported", "not significant")
+    never = next(f for f in rep.findings if f.title == "Never better than the baseline (optimizers)")
+    assert "muon + none" in never.text and "newton + none" in never.text and "lbfgs" not in never.text
+    second = next(f for f in rep.findings if f.title.startswith("Second-order"))
+    assert "5 of 5 problems" in second.text
+    winner = next(f for f in rep.findings if f.title == "Winner on inverse (optimizers)")
+    assert winner.text.startswith("lbfgs + none ranks first") and "margin" in winner.text
+    regimes = rep.section("Appendix: conflict regimes").tables[0]
+    assert "magnitude imbalance dominates" in regimes.note and "agrees" in regimes.note
+
+
+def test_figures_have_outside_legends_and_no_empty_panels(suite):
+    import matplotlib.pyplot as plt
+
+    _, _, _, ctx, _ = suite
+    figs = figure_objects(ctx)
+    assert set(FIGURES) | {"regime_map", "performance_profiles_all"} <= set(figs)
+    try:
+        for name, (fig, _) in figs.items():
+            assert legend_outside_axes(fig), name
+            assert not empty_panels(fig), (name, empty_panels(fig))
+            if not name.endswith("_all"):  # at most ~10 methods per panel outside the appendix figures
+                for lg in fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]:
+                    assert len(lg.get_texts()) <= 12, name
+                if name.startswith("tuning"):
+                    assert all(len(ax.get_yticklabels()) <= 12 for ax in fig.axes), name
+            if name.startswith("error_vs"):
+                assert all(ax.get_yscale() == "log" for ax in fig.axes if ax.axison), name
+    finally:
+        for fig, _ in figs.values():
+            plt.close(fig)
+
+
+def test_single_problem_panels_are_skipped_and_said(suite):
+    s, c, board, _, _ = suite
+    one = board[(board.problem == "heat") | (board.study == "optimizers")]
+    one = one[~((one.study == "remedies") & (one.problem != "heat"))]
+    ctx = Context(one, s, c)
+    fig, note = figure_objects(ctx)["performance_profiles"]
+    assert "Skipped" in note and "remedies" in note
+    assert len([ax for ax in fig.axes if ax.axison]) == 2  # only the optimizers study's row

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -57,6 +58,110 @@ def test_dense_and_lanczos_agree(indefinite, x64):
     np.testing.assert_allclose(lanczos["hess_min_eig"], lam.min(), rtol=1e-6)
     np.testing.assert_allclose(lanczos["hess_max_eig"], dense["hess_max_eig"], rtol=1e-6)
     assert dense["hess_neg_count"] == (3 if indefinite else 0) and lanczos["hess_neg_count"] == -1
+
+
+# -- functions with known stationary points, in both precisions and on both spectrum paths ------
+
+KNOWN = {
+    # name: (loss of a length-2 vector, point, label, (λ_min, λ_max) of the Hessian there)
+    "quadratic-minimum": (lambda z: 3.0 * (z[0] - 1.0) ** 2 + 0.5 * (z[1] + 2.0) ** 2 + z[0] * z[1] - 1.0 * z[1]
+                          - 1.0 * z[0], None, "minimum", None),
+    "strict-saddle": (lambda z: z[0] ** 2 - 3.0 * z[1] ** 2 + 0.5 * z[0] * z[1], [0.0, 0.0], "saddle", None),
+    "degenerate-minimum": (lambda z: z[0] ** 4 + z[1] ** 2, [0.0, 0.0], "minimum", (0.0, 2.0)),
+    "not-stationary": (lambda z: (z[0] - 1.0) ** 2 + z[1] ** 2, [0.0, 0.0], "not-stationary", (2.0, 2.0)),
+}
+
+
+def _known_point(name):
+    f, pt, label, eig = KNOWN[name]
+    H = np.asarray(jax.hessian(f)(jnp.zeros(2, jnp.float64)), np.float64)  # quadratics: constant H
+    if pt is None:  # the quadratic's minimiser: H z* = −∇f(0)
+        pt = np.linalg.solve(H, -np.asarray(jax.grad(f)(jnp.zeros(2, jnp.float64))))
+    if eig is None:
+        eig = tuple(np.linalg.eigvalsh(H)[[0, -1]])
+    return f, np.asarray(pt, np.float64), label, eig
+
+
+@pytest.mark.parametrize("method", ["dense", "lanczos"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(KNOWN))
+def test_known_stationary_points(name, dtype, method):
+    jax.config.update("jax_enable_x64", dtype == "float64")
+    with jax.enable_x64(True):
+        f, pt, label, (lo, hi) = _known_point(name)
+    dt = jnp.float32 if dtype == "float32" else jnp.float64
+    c = classify(f, jnp.asarray(pt, dt), dense_max_params=2 if method == "dense" else 0, lanczos_steps=2)
+    assert c["method"] == method
+    assert c["label"] == label, c
+    rtol = 1e-5 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose([c["hess_min_eig"], c["hess_max_eig"]], [lo, hi], rtol=rtol, atol=rtol * abs(hi))
+    if method == "dense":
+        assert c["hess_neg_count"] == int(label == "saddle")
+    if label != "not-stationary":
+        assert c["grad_norm"] <= c["grad_tol"]
+    else:
+        np.testing.assert_allclose(c["grad_norm"], 2.0, rtol=1e-6)
+
+
+def test_degenerate_points_follow_the_documented_rule(x64):
+    """x⁴ − y⁴ at 0 and x⁴ + y² share a zero gradient; second-order information sees
+    H = 0 resp. diag(0, 2), no negative eigenvalue in either: both are labelled minimum (the
+    documented limitation), while x² − y⁴ + εy² with ε < 0 is a saddle."""
+    assert classify(lambda z: z[0] ** 4 - z[1] ** 4, jnp.zeros(2))["label"] == "minimum"
+    assert classify(lambda z: z[0] ** 2 - 1e-3 * z[1] ** 2, jnp.zeros(2))["label"] == "saddle"
+
+
+def test_bad_arguments_are_refused(x64):
+    f = lambda z: jnp.sum(z**2)
+    with pytest.raises(ValueError, match="hvp_batch_size must be a positive integer"):
+        classify(f, jnp.zeros(3), hvp_batch_size=0)
+    with pytest.raises(ValueError, match="lanczos_steps"):
+        classify(f, jnp.zeros(3), lanczos_steps=0)
+    with pytest.raises(ValueError, match="at least one parameter"):
+        classify(lambda p: jnp.zeros(()), {})
+
+
+def _tiny_pinn(width, depth, opt="adam", steps=0):
+    """The plain PINN loss Σ_k L_k of poisson-2d-k1 with a depth × width MLP on its final batch,
+    and the parameters after ``steps`` steps of ``opt`` (as pinnarena.runner._stationary
+    classifies the end of a run)."""
+    from pinnarena import training
+    from pinnarena.config import resolve
+
+    cfg = resolve("poisson-2d-k1", opt, "none", 0, steps=max(steps, 1), sets={
+        "model.width": width, "model.depth": depth, "points_scale": 0.0625, "precision": "float64",
+        "resample_every": 0, "eval_every": max(steps, 1), "stationary": False})
+    s = training.build(cfg)
+    c = s.init_carry if steps == 0 else jax.jit(s.step)(s.init_carry, jnp.asarray(steps, jnp.int32))
+    return (lambda p: jnp.sum(s.loss_vector(p, c.buffers, c.batch))), c.params, s.n_params
+
+
+@pytest.mark.parametrize("width,depth,opt,steps,curvature_label", [
+    (4, 1, "adam", 0, "saddle"),   # the initial weights: 8 of 17 eigenvalues negative
+    (4, 2, "newton", 60, "saddle"),  # exact Newton heading for a saddle (Rowan 2025)
+    (4, 2, "gauss-newton", 60, "minimum"),  # λ_min ≈ −4e-7 · λ_max: within the tolerance
+])
+def test_tiny_pinn_dense_and_lanczos_agree(width, depth, opt, steps, curvature_label, x64):
+    """Dense (blocked HVPs + eigvalsh) and Lanczos (n steps, full reorthogonalisation) on a
+    PINN Hessian: extreme eigenvalues agree to 1e-6 · max|λ| and the labels agree. None of these
+    points passes the default gradient test, so a huge grad_atol leaves the label to the
+    curvature test, which is what the two paths compute differently."""
+    loss, params, n = _tiny_pinn(width, depth, opt, steps)
+    dense = classify(loss, params, dense_max_params=n, grad_atol=1e6, hvp_batch_size=3)
+    lanczos = classify(loss, params, dense_max_params=n - 1, lanczos_steps=n, grad_atol=1e6)
+    assert (dense["method"], lanczos["method"]) == ("dense", "lanczos")
+    scale = max(abs(dense["hess_min_eig"]), abs(dense["hess_max_eig"]))
+    np.testing.assert_allclose(lanczos["hess_min_eig"], dense["hess_min_eig"], atol=1e-6 * scale)
+    np.testing.assert_allclose(lanczos["hess_max_eig"], dense["hess_max_eig"], atol=1e-6 * scale)
+    assert dense["label"] == lanczos["label"] == curvature_label
+    assert dense["grad_norm"] > 1e-3 * dense["loss"] + 1e-8  # by default: "not-stationary"
+    assert (dense["hess_neg_count"] > 0) == (curvature_label == "saddle")
+    # the blocked dense Hessian is jax.hessian's
+    x, unravel = jax.flatten_util.ravel_pytree(params)
+    H = np.asarray(jax.jit(jax.hessian(lambda z: loss(unravel(z))))(x))
+    ev = np.linalg.eigvalsh(0.5 * (H + H.T))
+    np.testing.assert_allclose([dense["hess_min_eig"], dense["hess_max_eig"]], ev[[0, -1]], rtol=1e-9,
+                               atol=1e-12 * np.abs(ev).max())
 
 
 # -- Rowan (2025): exact Newton converges to a saddle of a tiny tanh regression ----------------

@@ -19,11 +19,13 @@ Choices documented here (the paper leaves room):
 from __future__ import annotations
 
 from pinnarena.remedies import Remedy, register
+from pinnarena.search_space import IntLog
 
 PLACEMENTS = ("all", "last", "first")
 
 
-@register("adapters", family="modifier")
+@register("adapters", family="modifier",
+          search_space={"rank": IntLog(1, 16)})
 def adapters(rank: int = 4, placement: str = "all", eval_adapter: str = "residual") -> Remedy:
     if rank < 1:
         raise ValueError(f"adapters rank must be ≥ 1, got {rank}")

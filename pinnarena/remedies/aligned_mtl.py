@@ -58,6 +58,7 @@ class AlignedMTL(Remedy):
         return jnp.matmul(alpha, G, precision=jax.lax.Precision.HIGHEST), state
 
 
-@register("aligned-mtl", family="surgery")
+@register("aligned-mtl", family="surgery",
+          search_space={})
 def aligned_mtl(rcond: float | None = None) -> Remedy:
     return AlignedMTL(rcond)

@@ -16,9 +16,11 @@ alone it keeps unit loss weights. The smallest chunk weight min_i w_i is logged 
 from __future__ import annotations
 
 from pinnarena.remedies import Remedy, register
+from pinnarena.search_space import Log
 
 
-@register("causal", family="modifier")
+@register("causal", family="modifier",
+          search_space={"eps": Log(0.1, 100.0)})
 def causal(eps: float = 1.0, chunks: int = 16) -> Remedy:
     if eps < 0 or chunks < 1:
         raise ValueError(f"causal needs eps ≥ 0 and chunks ≥ 1, got eps={eps}, chunks={chunks}")

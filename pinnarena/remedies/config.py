@@ -56,6 +56,7 @@ class ConFIG(Remedy):
         return config_direction(G), state
 
 
-@register("config", family="surgery")
+@register("config", family="surgery",
+          search_space={})
 def config() -> Remedy:
     return ConFIG()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from pinnarena.remedies import Remedy, register
+from pinnarena.search_space import IntLog, Linear
 
 _STATISTICS = {"sum": jnp.sum, "max": jnp.max, "mean": jnp.mean}
 
@@ -39,6 +40,7 @@ class GradNorm(Remedy):
         return w @ G, {"weights": w}
 
 
-@register("grad-norm", family="weighting")
+@register("grad-norm", family="weighting",
+          search_space={"refresh_every": IntLog(10, 1000), "momentum": Linear(0.5, 0.99)})
 def grad_norm(refresh_every: int = 100, momentum: float = 0.9, statistic: str = "sum", eps: float = 1e-12) -> Remedy:
     return GradNorm(refresh_every, momentum, statistic, eps)

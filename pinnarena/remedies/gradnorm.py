@@ -34,6 +34,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from pinnarena.remedies import Remedy, register
+from pinnarena.search_space import Linear, Log
 
 _B1, _B2, _ADAM_EPS = 0.9, 0.999, 1e-8
 
@@ -76,7 +77,8 @@ class GradNormWeights(Remedy):
         return w_new.astype(G.dtype) @ G, new
 
 
-@register("gradnorm", family="weighting")
+@register("gradnorm", family="weighting",
+          search_space={"alpha": Linear(0.5, 3.0), "lr": Log(1e-3, 1e-1)})
 def gradnorm(alpha: float = 1.5, lr: float = 0.025, refresh_every: int = 1, min_weight: float = 1e-3,
              eps: float = 1e-12) -> Remedy:
     return GradNormWeights(alpha, lr, refresh_every, min_weight, eps)

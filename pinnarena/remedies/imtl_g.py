@@ -51,6 +51,7 @@ class IMTLG(Remedy):
         return jnp.matmul(alpha, G, precision=jax.lax.Precision.HIGHEST), state
 
 
-@register("imtl-g", family="surgery")
+@register("imtl-g", family="surgery",
+          search_space={})
 def imtl_g() -> Remedy:
     return IMTLG()

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 
 from pinnarena.remedies import Remedy, register
 from pinnarena.remedies.config import config_direction
+from pinnarena.search_space import Linear
 
 
 class MConFIG(Remedy):
@@ -74,7 +75,8 @@ class MConFIG(Remedy):
         return g.astype(G.dtype), new
 
 
-@register("m-config", family="surgery")
+@register("m-config", family="surgery",
+          search_space={"beta1": Linear(0.8, 0.99), "beta2": Linear(0.99, 0.9999)})
 def m_config(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, cycle: bool = True,
              second_moment: bool = False) -> Remedy:
     return MConFIG(beta1, beta2, eps, cycle, second_moment)

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 
 from pinnarena.diagnostics import gram
 from pinnarena.remedies import Remedy, register
+from pinnarena.search_space import Choice
 
 
 def project_simplex(v):
@@ -136,6 +137,7 @@ class MGDA(Remedy):
         return jnp.matmul(alpha.astype(G.dtype), G, precision=jax.lax.Precision.HIGHEST), state
 
 
-@register("mgda", family="surgery")
+@register("mgda", family="surgery",
+          search_space={"rescale": Choice(False, True)})
 def mgda(rescale: bool = False, iters: int = 200) -> Remedy:
     return MGDA(rescale, iters)

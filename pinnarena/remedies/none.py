@@ -2,6 +2,7 @@
 from pinnarena.remedies import Remedy, register
 
 
-@register("none", family="baseline")
+@register("none", family="baseline",
+          search_space={})
 def none() -> Remedy:
     return Remedy()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from pinnarena.remedies import Remedy, register
+from pinnarena.search_space import IntLog, Linear
 
 
 class NTKWeights(Remedy):
@@ -36,6 +37,7 @@ class NTKWeights(Remedy):
         return w @ G, {"weights": w}
 
 
-@register("ntk", family="weighting")
+@register("ntk", family="weighting",
+          search_space={"refresh_every": IntLog(10, 1000), "momentum": Linear(0.0, 0.99)})
 def ntk(refresh_every: int = 100, momentum: float = 0.0, ntk_points: int = 128) -> Remedy:
     return NTKWeights(refresh_every, momentum, ntk_points)

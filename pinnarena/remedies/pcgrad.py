@@ -62,6 +62,7 @@ class PCGrad(Remedy):
         return jnp.matmul(w, G, precision=jax.lax.Precision.HIGHEST), {"count": state["count"] + 1}
 
 
-@register("pcgrad", family="surgery")
+@register("pcgrad", family="surgery",
+          search_space={})
 def pcgrad(seed: int = 0) -> Remedy:
     return PCGrad(seed)

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from pinnarena.remedies import LossWeighting, Remedy, register
+from pinnarena.search_space import Linear, Log
 
 
 class ReLoBRaLo(LossWeighting):  # weights from the losses alone: the loop takes one VJP
@@ -74,7 +75,8 @@ class ReLoBRaLo(LossWeighting):  # weights from the losses alone: the loop takes
         return new["weights"], new
 
 
-@register("relobralo", family="weighting")
+@register("relobralo", family="weighting",
+          search_space={"temperature": Log(0.01, 1.0), "rho": Linear(0.9, 0.9999)})
 def relobralo(alpha: float = 0.999, temperature: float = 0.1, rho: float = 0.999, seed: int = 0,
               refresh_every: int = 1, eps: float = 1e-12) -> Remedy:
     return ReLoBRaLo(alpha, temperature, rho, seed, refresh_every, eps)

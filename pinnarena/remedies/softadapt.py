@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from pinnarena.remedies import LossWeighting, Remedy, register
+from pinnarena.search_space import Log
 
 
 class SoftAdapt(LossWeighting):  # weights from the losses alone: the loop takes one VJP
@@ -56,7 +57,8 @@ class SoftAdapt(LossWeighting):  # weights from the losses alone: the loop takes
         return w, {"weights": w, "loss_prev": L, "count": state["count"] + 1}
 
 
-@register("softadapt", family="weighting")
+@register("softadapt", family="weighting",
+          search_space={"beta": Log(0.01, 1.0)})
 def softadapt(beta: float = 0.1, normalize: bool = False, loss_weighted: bool = False, refresh_every: int = 1,
               eps: float = 1e-8) -> Remedy:
     return SoftAdapt(beta, normalize, loss_weighted, refresh_every, eps)

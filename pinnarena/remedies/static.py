@@ -60,6 +60,7 @@ class StaticWeights(Remedy):
         return w.astype(G.dtype) @ G, state
 
 
-@register("static", family="weighting")
+@register("static", family="weighting",
+          search_space={})
 def static(weights: Sequence[float] | None = None) -> Remedy:
     return StaticWeights(weights)

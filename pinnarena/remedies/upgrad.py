@@ -104,6 +104,7 @@ class UPGrad(Remedy):
         return jnp.matmul(w.astype(G.dtype), G, precision=jax.lax.Precision.HIGHEST), state
 
 
-@register("upgrad", family="surgery")
+@register("upgrad", family="surgery",
+          search_space={})
 def upgrad(iters: int = 200) -> Remedy:
     return UPGrad(iters)

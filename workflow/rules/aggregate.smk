@@ -3,7 +3,10 @@
 # problems without one get a target derived from adam + none (see pinnarena/scoring.py).
 
 TARGETS = config.get("targets", "")
-REPORT_FIGURES = ["performance_profiles", "error_vs_time", "error_vs_grad_evals", "alignment", "heatmap"]
+# Always written (pinnarena.report.FIGURES; PNG at 300 dpi, an SVG beside each); optional figures
+# (regime_map, per-study variants, appendix "all methods" figures) are written when there is data.
+REPORT_FIGURES = ["performance_profiles", "error_vs_time", "error_vs_grad_evals", "heatmap", "tuning_sensitivity",
+                  "alignment", "alignment_vs_error"]
 
 
 rule aggregate:

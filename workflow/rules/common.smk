@@ -36,8 +36,8 @@ def run_args(study):
         s = _study(study)
         sets = dict(s["set"])
         out = [f"--steps {int(s['steps'])}", f"--suite {SUITE}", f"--study {study}"]
-        out.append("--vmap-seeds" if s.get("vmap_seeds", True) else "--no-vmap-seeds")
         fmt = lambda v: json.dumps(v) if not isinstance(v, str) else v
+        sets.update(s.get("problem_set", {}).get(wildcards.problem, {}))  # per-problem settings (budgets)
         if s.get("group", "cell") == "problem":
             opts, rems = _expand_names(s, "optimizers"), _expand_names(s, "remedies")
             out += ["--optimizer " + " ".join(opts), "--remedy " + " ".join(rems), "--cell-dirs"]
@@ -78,5 +78,48 @@ def checkpoint_dir(study):
     return lambda wildcards: f"{RESULTS}/checkpoints/{study}/{wildcards.problem}/{wildcards.optimizer}/{wildcards.remedy}"
 
 
+TUNE_DIR = f"{RESULTS}/runs/tuning/{{study}}/{{problem}}/{{optimizer}}/{{remedy}}"
+TUNING_CELLS = suite.tuning_cells(config)  # cells of tuned studies: pinnarena/suite.py, pinnarena/tuning.py
+
+
+def selection_input(study):
+    """A tuned study's held-out runs read the cell's selection (and nothing else of the trials)."""
+    if suite.tune_spec(_study(study)) is None:
+        return lambda wildcards: []
+    return lambda wildcards: [f"{TUNE_DIR}/selected.json".format(study=study, **wildcards)]
+
+
+def base_selection(study):
+    """``tune.base``: the base study's selection for (problem, optimizer, none), e.g. Adam's
+    tuned settings under which the remedies study tunes each remedy."""
+    base = (suite.tune_spec(_study(study)) or {}).get("base")
+    if not base:
+        return lambda wildcards: []
+    return lambda wildcards: [TUNE_DIR.format(study=base, problem=wildcards.problem, optimizer=wildcards.optimizer,
+                                              remedy="none") + "/selected.json"]
+
+
+def tuning_work_dir(study):
+    """Where a tuned cell keeps its finished trials (for resuming) and checkpoints: outside runs/."""
+    return lambda wildcards: f"{RESULTS}/checkpoints/tuning/{study}/{wildcards.problem}/{wildcards.optimizer}/{wildcards.remedy}"
+
+
+def tune_args(study):
+    """`pinnarena tune` options of a tuned study's cell (fixed settings as for its runs)."""
+    t = suite.tune_spec(_study(study))
+    run = run_args(study)
+
+    def args(wildcards):
+        out = [run(wildcards), f"--trials {int(t['trials'])}", f"--trial-seed {int(t['seed'])}",
+               "--seed " + " ".join(str(x) for x in t["seeds"]), f"--select {t['select']}"]
+        if t.get("keys"):
+            out.append("--keys " + " ".join(f"'{k}'" for k in t["keys"]))
+        out += [f"--hparams-from {f}" for f in base_selection(study)(wildcards)]
+        return " ".join(out)
+
+    return args
+
+
 def all_runs(name):
-    return [f"{RUN_DIR}/{name}".format(**j) for j in JOBS]
+    held_out = [f"{RUN_DIR}/{name}".format(**j) for j in JOBS]
+    return held_out + [f"{TUNE_DIR}/{name}".format(**c) for c in TUNING_CELLS]

@@ -3,6 +3,17 @@
 # reference and compilation are paid once per cell. `pinnarena run` writes a row for every
 # outcome (ok, diverged, timeout, error), so a failed training never stops the workflow.
 # One rule per study (its seeds fix the outputs); all share the same shell command.
+# A tuned study (`tune:`, pinnarena/tuning.py) has a second rule per study, `tune_<study>`: one job
+# per cell trains the quasi-random trials on the tuning seeds and writes the cell's selected.json,
+# which the cell's held-out runs read (--hparams-from). References and selections are `ancient`
+# inputs: committed results (a published snapshot restored on a fresh clone) count as done even
+# when a reference is rebuilt later; a changed setting still reruns a job (params trigger).
+from pathlib import Path
+
+
+def ancient_all(files_fn):
+    return lambda wildcards: [ancient(f) for f in files_fn(wildcards)]
+
 
 for _name in config["studies"]:
     _s = _study(_name)
@@ -24,7 +35,8 @@ for _name in config["studies"]:
         name:
             f"run_{_name.replace('-', '_')}"
         input:
-            reference_input(_name),
+            ancient_all(reference_input(_name)),
+            ancient_all(selection_input(_name)),
         output:
             summaries=[f"{c}/seed{s}/summary.parquet" for c in _cells for s in _seeds],
             curves=[f"{c}/seed{s}/curves.parquet" for c in _cells for s in _seeds],
@@ -33,6 +45,8 @@ for _name in config["studies"]:
         params:
             seeds=" ".join(str(s) for s in _seeds),
             args=run_args(_name),
+            vmap="--vmap-seeds" if _s.get("vmap_seeds", True) else "--no-vmap-seeds",
+            hparams=lambda wildcards, input: " ".join(f"--hparams-from {f}" for f in input if f.endswith("selected.json")),
             out=_out,
             references=f"{RESULTS}/references",
             cache=f"{RESULTS}/.jax-cache",
@@ -53,4 +67,43 @@ for _name in config["studies"]:
         shell:
             "env {params.env} PINNARENA_REFERENCE_DIR={params.references} PINNARENA_JAX_CACHE={params.cache} "
             "pinnarena run --problem {wildcards.problem} --seed {params.seeds} --seed-dirs "
-            "--checkpoint {params.checkpoint} {params.args} --out {params.out} > {log} 2>&1"
+            "--checkpoint {params.checkpoint} {params.vmap} {params.args} {params.hparams} --out {params.out} > {log} 2>&1"
+
+    if suite.tune_spec(_s) is None:
+        continue
+
+    rule:
+        name:
+            f"tune_{_name.replace('-', '_')}"
+        input:
+            ancient_all(reference_input(_name)),
+            ancient_all(base_selection(_name)),
+        output:
+            summary=f"{RESULTS}/runs/tuning/{_name}/{{problem}}/{{optimizer}}/{{remedy}}/summary.parquet",
+            curves=f"{RESULTS}/runs/tuning/{_name}/{{problem}}/{{optimizer}}/{{remedy}}/curves.parquet",
+            selected=f"{RESULTS}/runs/tuning/{_name}/{{problem}}/{{optimizer}}/{{remedy}}/selected.json",
+        log:
+            f"{RESULTS}/logs/tuning/{_name}/{{problem}}/{{optimizer}}/{{remedy}}.log",
+        params:
+            args=tune_args(_name),
+            out=lambda wildcards, output: str(Path(output.selected).parent),
+            references=f"{RESULTS}/references",
+            cache=f"{RESULTS}/.jax-cache",
+            work=tuning_work_dir(_name),
+            env=" ".join(f"{k}={v}" for k, v in sorted(config.get("env", {}).items())),
+        wildcard_constraints:
+            problem=r"[^/]+",
+            optimizer=r"[^/]+",
+            remedy=r"[^/]+",
+        threads: 1
+        priority: int(_s.get("priority", 0)) + 1  # a cell's held-out runs wait for its trials
+        resources:
+            mem_mb=config.get("resources", {}).get("mem_mb", 4000),
+            runtime=config.get("resources", {}).get("runtime_min", 60),
+            gpu=config.get("resources", {}).get("gpu", 0),
+        conda:
+            "../envs/pinnarena.yaml"
+        shell:
+            "env {params.env} PINNARENA_REFERENCE_DIR={params.references} PINNARENA_JAX_CACHE={params.cache} "
+            "pinnarena tune --problem {wildcards.problem} --optimizer {wildcards.optimizer} "
+            "--remedy {wildcards.remedy} --checkpoint {params.work} {params.args} --out {params.out} > {log} 2>&1"

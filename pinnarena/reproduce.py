@@ -1,0 +1,69 @@
+"""``pinnarena reproduce RUN_ID --from DIR``: train a published row again and compare.
+
+A summary row records its full resolved configuration (``config``), the commit and versions it
+ran with, the steps it did (``steps_done``) and the runs trained in the same compiled program
+(``batch_run_ids``). A time-budgeted run stops where its clock said; the trajectory itself does
+not depend on the clock, only on the steps (``pinnarena.training._chunk_steps``), so the rerun
+takes the recorded configuration with ``steps = steps_done`` and no time limits, and trains it
+with the same batch partners (a vmapped group is trained as a group). On a CPU in float64 the
+rerun then repeats the published arithmetic; the comparison prints the published and new final
+errors side by side and their relative differences.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from pinnarena.config import RunConfig
+
+COMPARED = ("rel_l2", "val_rel_l2", "loss_final")
+
+
+def find(run_id: str, where: str | Path) -> tuple[pd.Series, pd.DataFrame]:
+    """The row of ``run_id`` under ``where`` (a results folder) and every row there."""
+    from pinnarena.results import read_summaries
+
+    rows = read_summaries(where)
+    hit = rows[rows["run_id"] == run_id]
+    if hit.empty:
+        close = [r for r in rows["run_id"] if r.startswith(run_id[:4])][:5]
+        raise ValueError(f"no run {run_id!r} in {where} ({len(rows)} rows)"
+                         + (f"; similar ids: {close}" if close else ""))
+    return hit.iloc[0], rows
+
+
+def rerun_config(row: pd.Series) -> RunConfig:
+    cfg = RunConfig.from_json(row["config"])
+    if cfg.run_id != row["run_id"]:
+        raise ValueError(f"run {row['run_id']}: its recorded config hashes to {cfg.run_id}: the row was "
+                         "written by a different configuration schema")
+    return dataclasses.replace(cfg, steps=int(row["steps_done"]), time_budget=None, max_seconds=None,
+                               eval_seconds=None, eval_every=max(1, int(row["steps_done"])), stationary=False)
+
+
+def reproduce(run_id: str, where: str | Path, log=None) -> list[dict]:
+    """Retrain ``run_id`` (with its batch partners); one comparison dict per compared metric."""
+    from pinnarena.runner import run_seeds
+
+    row, rows = find(run_id, where)
+    if row["status"] not in ("ok", "diverged"):
+        raise ValueError(f"run {run_id} has status {row['status']!r} ({row['error']}): nothing to reproduce")
+    partners = list(row["batch_run_ids"]) if row.get("batch_run_ids") is not None else [run_id]
+    group = [rows[rows["run_id"] == r].iloc[0] for r in partners if (rows["run_id"] == r).any()]
+    if len(group) != len(partners):
+        raise ValueError(f"run {run_id} was trained with {partners}; not all of them are in {where}")
+    cfgs = [rerun_config(r) for r in group]
+    with tempfile.TemporaryDirectory() as tmp:
+        new = run_seeds(cfgs, [Path(tmp) / f"m{i}" for i in range(len(cfgs))], log=log)
+    mine = new[partners.index(run_id)]
+    out = []
+    for k in COMPARED:
+        a, b = float(row[k]), float(mine[k])
+        rel = abs(a - b) / abs(a) if a != 0 and math.isfinite(a) else (0.0 if a == b else math.inf)
+        out.append({"metric": k, "published": a, "reproduced": b,
+                    "relative_difference": rel if (math.isfinite(a) or math.isfinite(b)) else 0.0})
+    return out
