@@ -54,8 +54,13 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=float, default=0, help="repeat every this many seconds (0: once)")
     args = ap.parse_args(argv)
     while True:
-        n = commit(args.root, args.seeds)
-        print(f"{time.strftime('%H:%M:%S')} committed {n} files", flush=True)
+        try:
+            n = commit(args.root, args.seeds)
+            print(f"{time.strftime('%H:%M:%S')} committed {n} files", flush=True)
+        except subprocess.CalledProcessError as e:  # e.g. another commit holds the index lock
+            print(f"{time.strftime('%H:%M:%S')} not committed this round: {e}", flush=True)
+            if not args.every:
+                return 1
         if not args.every:
             return 0
         time.sleep(args.every)
