@@ -568,6 +568,7 @@ def _train_auto(cfgs: list[RunConfig], log, checkpoint_dir) -> list[Outcome]:
             cont.curves = prof.curves + cont.curves
             for r in cont.curves[len(prof.curves):]:
                 r["train_seconds"] += prof.train_seconds
+                r["train_cpu_seconds"] += prof.train_cpu_seconds
             cont.train_seconds += prof.train_seconds
             cont.train_cpu_seconds += prof.train_cpu_seconds
             cont.eval_seconds += prof.eval_seconds
@@ -685,6 +686,7 @@ def _train_uncached(cfgs: list[RunConfig], log, checkpoint_dir, start, skip_firs
         row = {
             "step": int(c.step),
             "train_seconds": train_seconds / S,
+            "train_cpu_seconds": cpu_seconds / S,  # the time budget's cpu clock (scoring uses the budget's clock)
             "grad_evals": int(c.grad_evals),
             "loss_total": float(np.sum(m["losses"])),
             "rel_l2": float(m["rel_l2"]),

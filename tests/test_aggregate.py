@@ -147,3 +147,17 @@ def test_tuning_rows_are_not_ranked_and_do_not_set_targets(data):
     assert set(b["study"]) == {"s"}
     assert b.set_index("method").loc["adam + none", "n_runs"] == 4
     assert derived_targets(both) == derived_targets(s)
+
+
+def test_time_to_target_is_measured_on_the_budget_clock():
+    """A run whose budget counts CPU time is timed by its CPU seconds, others by wall seconds."""
+    import pandas as pd
+
+    from pinnarena.aggregate import time_to_target
+
+    summaries = pd.DataFrame({"run_id": ["a", "b"], "problem": ["p", "p"], "budget_clock": ["cpu", None]})
+    curves = pd.DataFrame({"run_id": ["a", "a", "b", "b"], "step": [0, 10, 0, 10], "rel_l2": [1.0, 0.01, 1.0, 0.01],
+                           "train_seconds": [0.0, 5.0, 0.0, 5.0], "train_cpu_seconds": [0.0, 2.0, 0.0, 2.0],
+                           "grad_evals": [0, 10, 0, 10]})
+    t = time_to_target(curves, summaries, {"p": {"rel_l2": 0.1}}).set_index("run_id")
+    assert t.loc["a", "ttt_seconds"] == 2.0 and t.loc["b", "ttt_seconds"] == 5.0
