@@ -175,7 +175,7 @@ def run_seeds(cfgs: list[RunConfig], outs: list[str | Path], log=None, checkpoin
     batch = [c.run_id for c in cfgs]
     for i, row in enumerate(rows):
         row["batch_run_ids"] = batch
-        row.update((meta or [{}] * len(rows))[i])
+        row.update(meta[i] if meta else {})
     for row, c, out in zip(rows, curves, outs):
         out = Path(out)
         write_parquet_atomic(c, out / "curves.parquet")

@@ -43,7 +43,7 @@ class Log:
         return float(self.lo * (self.hi / self.lo) ** u)
 
     def describe(self) -> str:
-        return f"log[{self.lo:g}, {self.hi:g}]"
+        return f"{self.scale}[{self.lo:g}, {self.hi:g}]"
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Linear:
         return float(self.lo + u * (self.hi - self.lo))
 
     def describe(self) -> str:
-        return f"linear[{self.lo:g}, {self.hi:g}]"
+        return f"{self.scale}[{self.lo:g}, {self.hi:g}]"
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,6 @@ class IntLog(Log):
     def value(self, u: float) -> int:
         return int(min(self.hi, max(self.lo, round(super().value(u)))))
 
-    def describe(self) -> str:
-        return f"log-int[{self.lo:g}, {self.hi:g}]"
-
 
 @dataclass(frozen=True)
 class IntLinear(Linear):
@@ -80,9 +77,6 @@ class IntLinear(Linear):
 
     def value(self, u: float) -> int:
         return int(min(self.hi, max(self.lo, math.floor(self.lo + u * (self.hi - self.lo + 1)))))
-
-    def describe(self) -> str:
-        return f"linear-int[{self.lo:g}, {self.hi:g}]"
 
 
 class Choice:
