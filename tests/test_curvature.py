@@ -9,6 +9,7 @@ import optax
 import pytest
 from jax.flatten_util import ravel_pytree
 
+import pinnarena.build
 from pinnarena import curvature, training
 from pinnarena.config import resolve
 
@@ -162,7 +163,7 @@ def test_training_residual_jacobian_matches_jacrev(problem, remedy, remedy_sets,
     cfg = resolve(problem, "adam", remedy, 0, steps=1, sets={
         "model.width": 6, "model.depth": 2, "points_scale": 0.03, "precision": "float64", "eval_every": 1,
         "resample_every": 0, "stationary": False, **remedy_sets})
-    monkeypatch.setattr(training, "make_optimizer", probe)
+    monkeypatch.setattr(pinnarena.build, "make_optimizer", probe)  # build() looks it up there
     s = training.build(cfg)
     jax.block_until_ready(jax.jit(s.step)(s.init_carry, jnp.asarray(1, jnp.int32)))
     jax.effects_barrier()
