@@ -8,6 +8,12 @@ core N of its affinity set that nobody holds, and restricts itself to that core 
 ``os.sched_setaffinity`` before JAX starts its thread pool. The lock is released when the process
 exits (the kernel drops it with the file descriptor), so a killed job frees its core. When every
 core is held the process runs unpinned.
+
+XLA's CPU backend sizes its thread pool from the affinity set when JAX starts, and how a matrix
+product or a reduction is split over threads changes its rounding: the same run on 1 and on 2
+cores gives different bits (and, over a chaotic trajectory, different errors). Every result row
+therefore records ``cpu_threads`` (``cpu_threads()``), and ``pinnarena reproduce`` restricts itself
+to that many cores (``restrict``) before JAX starts.
 """
 from __future__ import annotations
 
@@ -42,3 +48,26 @@ def from_environment() -> int | None:
     if os.environ.get("PINNARENA_PIN_CORE", "").lower() in ("1", "true", "yes"):
         return claim_core()
     return None
+
+
+def cpu_threads() -> int:
+    """The number of cores this process may run on (XLA's CPU thread-pool size)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def restrict(n: int) -> int:
+    """Restrict this process to ``n`` cores of its affinity set before JAX starts; with n = 1, a
+    free core if one is (``claim_core``). Returns the number of cores now allowed."""
+    have = sorted(os.sched_getaffinity(0))
+    if n < 1:
+        raise ValueError(f"cores must be >= 1, got {n}")
+    if n > len(have):
+        raise ValueError(f"{n} cores asked for, but this process may run on only {len(have)} ({have}): the result "
+                         "may then differ in its last bits from the recorded run")
+    if n == 1 and claim_core() is not None:
+        return 1
+    os.sched_setaffinity(0, set(have[:n]))
+    return n

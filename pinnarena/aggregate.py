@@ -47,7 +47,7 @@ TUNING_STUDY = "tuning"  # rows of tuning trials: never ranked
 # Summary fields the leaderboard carries over when present (per seed → median or most common label).
 EXTRA_PREFIXES = ("stationary", "hess", "regime", "saddle", "newton_", "auto_choice")
 _SKIP = {"run_id", "config", "rel_l2_by_output", "rel_l2_sets", "unknowns", "unknowns_error", "unknowns_metrics", "error",
-         "device", "jax_version", "pinnarena_version", "git_commit", "precision"}
+         "device", "cpu_threads", "jax_version", "pinnarena_version", "git_commit", "precision"}
 
 
 def flatten_sets(summaries: pd.DataFrame) -> pd.DataFrame:

@@ -261,10 +261,17 @@ def _publish(args) -> int:
 
 def _reproduce(args) -> int:
     """Retrain a published row and print the published and new errors side by side."""
-    from pinnarena.reproduce import reproduce
+    from pinnarena import affinity
+    from pinnarena.reproduce import find, reproduce, threads_for
 
     log = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     try:
+        cores = args.cores if args.cores is not None else threads_for(find(args.run_id, args.source)[0])
+        if cores is None:
+            print("pinnarena reproduce: the row does not record its cores (cpu_threads); running on "
+                  f"{affinity.cpu_threads()} (XLA's CPU arithmetic depends on it; set --cores)", file=sys.stderr)
+        else:
+            affinity.restrict(cores)  # before JAX starts its thread pool
         rows = reproduce(args.run_id, args.source, log=log)
     except (ValueError, KeyError) as e:
         print(f"pinnarena reproduce: error: {e}", file=sys.stderr)
@@ -341,6 +348,8 @@ def parser() -> argparse.ArgumentParser:
     px.add_argument("run_id")
     px.add_argument("--from", dest="source", default="results/published/cpu", help="results folder holding the row")
     px.add_argument("--rtol", type=float, default=1e-10, help="largest accepted relative difference (default 1e-10)")
+    px.add_argument("--cores", type=int, default=None,
+                    help="cores to run on (default: the row's cpu_threads; XLA's CPU arithmetic depends on it)")
     px.add_argument("--quiet", action="store_true")
     px.set_defaults(func=_reproduce)
 

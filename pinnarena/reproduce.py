@@ -8,6 +8,14 @@ takes the recorded configuration with ``steps = steps_done`` and no time limits,
 with the same batch partners (a vmapped group is trained as a group). On a CPU in float64 the
 rerun then repeats the published arithmetic; the comparison prints the published and new final
 errors side by side and their relative differences.
+
+The arithmetic also depends on the number of cores: XLA's CPU backend splits products and
+reductions over a thread pool sized from the process's affinity set (pinnarena.affinity), so a
+run on one core and its rerun on two differ in their last bits and, along a chaotic trajectory,
+in their errors. ``threads_for`` says how many cores the row ran on (its ``cpu_threads``; rows
+written before that field existed: one core when their suite's config pinned each job,
+``PINNARENA_PIN_CORE``), and ``pinnarena reproduce`` restricts itself to that many before JAX
+starts.
 """
 from __future__ import annotations
 
@@ -34,6 +42,22 @@ def find(run_id: str, where: str | Path) -> tuple[pd.Series, pd.DataFrame]:
         raise ValueError(f"no run {run_id!r} in {where} ({len(rows)} rows)"
                          + (f"; similar ids: {close}" if close else ""))
     return hit.iloc[0], rows
+
+
+def threads_for(row: pd.Series) -> int | None:
+    """The cores ``row`` was trained on: its ``cpu_threads``, else 1 if its suite's config
+    (``config/<suite>.yaml``) pinned every job to a core, else None (unknown)."""
+    v = row.get("cpu_threads")
+    if v is not None and not pd.isna(v):
+        return int(v)
+    cfg = Path(__file__).resolve().parent.parent / "config" / f"{row.get('suite')}.yaml"
+    if row.get("suite") and cfg.is_file():
+        import yaml
+
+        env = (yaml.safe_load(cfg.read_text()) or {}).get("env") or {}
+        if str(env.get("PINNARENA_PIN_CORE", "")).lower() in ("1", "true", "yes"):
+            return 1
+    return None
 
 
 def rerun_config(row: pd.Series) -> RunConfig:

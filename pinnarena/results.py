@@ -90,6 +90,7 @@ SUMMARY_SCHEMA = pa.schema([
     ("n_params", pa.int64()),
     ("n_net_params", pa.int64()),
     ("device", pa.string()),
+    ("cpu_threads", pa.int64()),  # cores the process could run on: XLA's CPU threads (pinnarena.affinity)
     ("precision", pa.string()),
     ("jax_version", pa.string()),
     ("pinnarena_version", pa.string()),

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 import pinnarena
+from pinnarena.affinity import cpu_threads
 from pinnarena.config import RunConfig
 from pinnarena.results import git_commit, summary_table, write_parquet_atomic
 
@@ -41,6 +42,7 @@ def _base_row(cfg: RunConfig) -> dict:
         "study": cfg.study,
         "steps": cfg.steps,
         "device": _device(),
+        "cpu_threads": cpu_threads(),
         "precision": cfg.precision,
         "jax_version": jax.__version__,
         "pinnarena_version": pinnarena.__version__,

@@ -212,12 +212,30 @@ def test_reproduce_retrains_a_time_budgeted_row_to_the_same_errors(tmp_path):
         "stationary": False})
     row = run(cfg, tmp_path / "published" / "run")
     assert row["stop_reason"] == "time_budget"
+    assert row["cpu_threads"] == len(os.sched_getaffinity(0))  # XLA's CPU arithmetic depends on it
     cmp = reproduce(row["run_id"], tmp_path / "published")
     assert {c["metric"] for c in cmp} == {"rel_l2", "val_rel_l2", "loss_final"}
     for c in cmp:
         assert c["relative_difference"] <= 1e-10, c
     with pytest.raises(ValueError, match="no run"):
         reproduce("0000000000000000", tmp_path / "published")
+
+
+def test_reproduce_runs_on_the_cores_the_row_ran_on(tmp_path):
+    """A row's ``cpu_threads`` (else its suite config's pinning) sets the rerun's cores."""
+    from pinnarena import affinity
+    from pinnarena.reproduce import threads_for
+
+    assert threads_for(pd.Series({"cpu_threads": 2, "suite": "cpu"})) == 2
+    assert threads_for(pd.Series({"cpu_threads": None, "suite": "cpu"})) == 1  # config/cpu.yaml pins each job
+    assert threads_for(pd.Series({"cpu_threads": None, "suite": "smoke"})) is None
+    code = ("import os; from pinnarena import affinity; n = affinity.restrict(1); "
+            "print(n, len(os.sched_getaffinity(0)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PINNARENA_LOCK_DIR": str(tmp_path)}).stdout.split()
+    assert out == ["1", "1"]
+    with pytest.raises(ValueError, match="cores asked for"):
+        affinity.restrict(len(os.sched_getaffinity(0)) + 1)
 
 
 # ------------------------------------------------------------------ the workflow, end to end

@@ -1,0 +1,53 @@
+"""The published CPU snapshot (results/published/cpu): every row carries what reproduces it, and a
+published row retrains, in a fresh process, to the same errors (relative 1e-10, float64 on CPU)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pinnarena.config import RunConfig
+from pinnarena.reproduce import rerun_config, threads_for
+from pinnarena.results import read_summaries
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLISHED = ROOT / "results" / "published" / "cpu"
+
+
+@pytest.fixture(scope="module")
+def rows() -> pd.DataFrame:
+    df = read_summaries(PUBLISHED / "runs")
+    if df.empty:
+        pytest.fail(f"no published rows under {PUBLISHED / 'runs'}: the CPU snapshot is part of the repository")
+    return df
+
+
+def test_every_published_row_records_what_reproduces_it(rows):
+    assert rows["run_id"].is_unique
+    for _, r in rows.iterrows():
+        assert RunConfig.from_json(r["config"]).run_id == r["run_id"]  # the recorded config is the run's
+        assert rerun_config(r).steps == r["steps_done"]
+        assert r["jax_version"] and r["pinnarena_version"], r["run_id"]
+        assert len(r["git_commit"]) == 40 and not r["git_commit"].endswith("-dirty"), (r["run_id"], r["git_commit"])
+        assert r["status"] in ("ok", "diverged", "timeout", "failed"), r["run_id"]
+        assert threads_for(r) == 1, f"{r['run_id']}: the CPU suite runs one core per job"
+        assert r["precision"] == "float64" and r["budget_clock"] == "cpu"
+
+
+def test_a_published_row_reproduces_to_1e_10(rows):
+    ok = rows[(rows["status"] == "ok") & (rows["steps_done"] > 1)]
+    cheapest = ok.loc[(ok["train_seconds"] + ok["compile_seconds"]).idxmin()]
+    env = {k: v for k, v in os.environ.items() if k != "PINNARENA_PIN_CORE"}
+    res = subprocess.run([sys.executable, "-m", "pinnarena", "reproduce", cheapest["run_id"], "--from", str(PUBLISHED),
+                          "--quiet"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[-1].startswith("agree"), res.stdout
+    table = {ln.split()[0]: ln.split()[1:] for ln in lines[1:-1]}
+    assert set(table) == {"rel_l2", "val_rel_l2", "loss_final"}
+    assert float(table["rel_l2"][0]) == pytest.approx(cheapest["rel_l2"], rel=1e-15)
+    assert float(table["rel_l2"][2]) <= 1e-10
