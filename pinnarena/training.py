@@ -65,7 +65,8 @@ class Outcome:
     stop_reason: str = "steps"  # steps | time_budget | max_seconds (or the step budget when diverged)
 
 
-PROBE_STEPS = 8  # the first chunk's length when the chunk length follows the clock
+PROBE_STEPS = 1  # the first chunk's length when the chunk length follows the clock (one step: a dense
+# Newton step at 921 parameters takes ~25 s, so a longer probe would overrun a 10 s budget many times)
 
 
 def _chunk_steps(cfg: RunConfig, done: int, used: float) -> int:
