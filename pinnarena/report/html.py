@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .model import APPENDIX_FIGURES, FIGURE_TITLES, _slug
+
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1400px;padding:0 1.2em 3em;
 color:#1d2330;line-height:1.4}
@@ -122,8 +124,6 @@ def _img(path: Path) -> str:
 
 
 def _figure(name: str, p, notes: dict) -> str:
-    from pinnarena.report import FIGURE_TITLES
-
     cap = _h.escape(FIGURE_TITLES.get(name, name.replace("-", " — study ").replace("_", " ")))
     note = notes.get(name, "")
     svg = Path(p).with_suffix(".svg").name
@@ -133,8 +133,6 @@ def _figure(name: str, p, notes: dict) -> str:
 
 
 def html(rep) -> str:
-    from pinnarena.report import APPENDIX_FIGURES
-
     m = rep.meta
     meta = "".join(f"<span>{_h.escape(k)}: <b>{_h.escape(str(v))}</b></span>" for k, v in [
         ("suite", m["suite"]), ("commit", m["commit"]), ("devices", m["devices"]), ("runs", m["runs"]),
@@ -165,10 +163,11 @@ def html(rep) -> str:
 
     for s in main:
         body += section(s)
-    if figs:
-        body.append('<section><h2 id="figures">Figures</h2>')
-        body += [_figure(n, p, rep.figure_notes) for n, p in figs]
-        body.append("</section>")
+    def figure_section(anchor, heading, items):
+        return ([f'<section><h2 id="{anchor}">{heading}</h2>'] + [_figure(n, p, rep.figure_notes) for n, p in items]
+                + ["</section>"]) if items else []
+
+    body += figure_section("figures", "Figures", figs)
     if rep.findings:
         body.append('<section><h2 id="findings">Findings</h2><ol class="findings">')
         for i, f in enumerate(rep.findings):
@@ -180,16 +179,9 @@ def html(rep) -> str:
         body.append('<h2 id="appendix">Appendix</h2>')
     for s in appendix:
         body += section(s)
-    if afigs:
-        body.append('<section><h2 id="appendix-figures">Appendix: figures with every method</h2>')
-        body += [_figure(n, p, rep.figure_notes) for n, p in afigs]
-        body.append("</section>")
+    body += figure_section("appendix-figures", "Appendix: figures with every method", afigs)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>pinnarena leaderboard — {_h.escape(m['suite'])}</title><style>{CSS}</style></head><body>"
             f'<header><h1>pinnarena leaderboard</h1><div class="meta">{meta}</div><nav>{nav}</nav></header>'
             + "\n".join(body) + f"<script>{JS}</script></body></html>\n")
-
-
-def _slug(s: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in str(s).lower()).strip("-")
