@@ -6,13 +6,33 @@
 # A tuned study (`tune:`, pinnarena/tuning.py) has a second rule per study, `tune_<study>`: one job
 # per cell trains the quasi-random trials on the tuning seeds and writes the cell's selected.json,
 # which the cell's held-out runs read (--hparams-from). References and selections are `ancient`
-# inputs: committed results (a published snapshot restored on a fresh clone) count as done even
-# when a reference is rebuilt later; a changed setting still reruns a job (params trigger).
+# inputs, and a job whose outputs all exist does not ask for its reference at all: committed results
+# (a published snapshot on a fresh clone) count as done; a changed setting still reruns a job (params trigger).
+import os
 from pathlib import Path
 
 
 def ancient_all(files_fn):
     return lambda wildcards: [ancient(f) for f in files_fn(wildcards)]
+
+
+def reference_unless_done(study, outputs):
+    """The job's reference (an ancient input), or none once every output of the job exists.
+
+    Snakemake reruns a job when another job of the same run creates one of its inputs, ancient
+    or not (ancient only ignores the time stamp of a file that already exists). References are
+    not committed, so on a fresh clone they are rebuilt, and without this every committed run of
+    a published snapshot would be retrained. A finished job that reruns anyway (changed params)
+    builds its reference in memory (pinnarena.references.load_or_build).
+    """
+    ref = reference_input(study)
+
+    def files(wildcards):
+        if all(os.path.exists(o.format(**wildcards)) for o in outputs):
+            return []
+        return [ancient(f) for f in ref(wildcards)]
+
+    return files
 
 
 for _name in config["studies"]:
@@ -35,7 +55,8 @@ for _name in config["studies"]:
         name:
             f"run_{_name.replace('-', '_')}"
         input:
-            ancient_all(reference_input(_name)),
+            reference_unless_done(_name, [f"{c}/seed{s}/{f}" for c in _cells for s in _seeds
+                                          for f in ("summary.parquet", "curves.parquet")]),
             ancient_all(selection_input(_name)),
         output:
             summaries=[f"{c}/seed{s}/summary.parquet" for c in _cells for s in _seeds],
@@ -76,7 +97,8 @@ for _name in config["studies"]:
         name:
             f"tune_{_name.replace('-', '_')}"
         input:
-            ancient_all(reference_input(_name)),
+            reference_unless_done(_name, [f"{RESULTS}/runs/tuning/{_name}/{{problem}}/{{optimizer}}/{{remedy}}/{f}"
+                                          for f in ("summary.parquet", "curves.parquet", "selected.json")]),
             ancient_all(base_selection(_name)),
         output:
             summary=f"{RESULTS}/runs/tuning/{_name}/{{problem}}/{{optimizer}}/{{remedy}}/summary.parquet",
