@@ -105,3 +105,36 @@ def test_default_suite_covers_every_registered_name():
         for s in studies:
             covered |= set(reg.names()) if s[kind] == "all" else set(s[kind])
         assert covered >= set(reg.names()), kind
+
+
+def _dry_run_jobs(res):
+    """(rule, wildcards line) of every job a dry run schedules."""
+    jobs, rule = [], None
+    for line in (res.stdout + res.stderr).splitlines():
+        s = line.strip()
+        if s.startswith(("rule ", "localrule ")) and s.endswith(":"):
+            rule = s.split()[1].rstrip(":")
+            jobs.append((rule, ""))
+        elif s.startswith("wildcards:") and rule:
+            jobs[-1] = (rule, s.removeprefix("wildcards:").strip())
+    return jobs
+
+
+def test_a_restored_snapshot_is_not_retrained_when_its_references_are_rebuilt(tmp_path):
+    """References are not committed; a fresh clone rebuilds them. A finished cell (all outputs
+    present) must not be rerun for it, an unfinished one must wait for its reference."""
+    results = tmp_path / "results"
+    done = results / "runs" / "tuning" / "optimizers" / "burgers" / "adam" / "none"
+    done.mkdir(parents=True)
+    for name in ("summary.parquet", "curves.parquet", "selected.json"):
+        (done / name).write_text("finished\n")
+    res = snakemake("-n", "--configfile", "config/cpu.yaml", "--config", f"results={results}",
+                    f"report={tmp_path}/report",
+                    'select={"studies": ["optimizers"], "problems": ["burgers"], "optimizers": ["adam", "soap"]}')
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = _dry_run_jobs(res)
+    tuned = {w.split("optimizer=")[1].split(",")[0] for r, w in jobs if r == "tune_optimizers"}
+    assert tuned == {"soap"}, jobs
+    assert ("reference", "problem=burgers, tier=standard") in jobs
+    held_out = {w.split("optimizer=")[1].split(",")[0] for r, w in jobs if r == "run_optimizers"}
+    assert held_out == {"adam", "soap"}
