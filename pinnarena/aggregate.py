@@ -47,7 +47,7 @@ TUNING_STUDY = "tuning"  # rows of tuning trials: never ranked
 # Summary fields the leaderboard carries over when present (per seed → median or most common label).
 EXTRA_PREFIXES = ("stationary", "hess", "regime", "saddle", "newton_", "auto_choice")
 _SKIP = {"run_id", "config", "rel_l2_by_output", "rel_l2_sets", "unknowns", "unknowns_error", "unknowns_metrics", "error",
-         "device", "cpu_threads", "jax_version", "pinnarena_version", "git_commit", "precision"}
+         "device", "cpu_threads", "cpu_model", "jax_version", "pinnarena_version", "git_commit", "precision"}
 
 
 def flatten_sets(summaries: pd.DataFrame) -> pd.DataFrame:
@@ -210,6 +210,7 @@ def leaderboard(summaries: pd.DataFrame, curves: pd.DataFrame | None = None,
             ttt_seconds=float(np.median(g["ttt_seconds"].astype(float))),
             ttt_grad_evals=float(np.median(g["ttt_grad_evals"].astype(float))),
             target_hit_rate=float(np.isfinite(g["ttt_seconds"].astype(float)).mean()),
+            cpu_models="; ".join(_cpu_models(g)),
         )
         row["rel_l2_iqr"] = row["rel_l2_q75"] - row["rel_l2_q25"]
         for s in STATUSES:
@@ -225,7 +226,23 @@ def leaderboard(summaries: pd.DataFrame, curves: pd.DataFrame | None = None,
         rows.append(row)
     board = pd.DataFrame(rows)
     board["params_differ"] = _params_differ(board)
+    board["problem_cpu_models"] = _problem_cpu_models(summaries, board)
     return board
+
+
+def _cpu_models(rows: pd.DataFrame) -> list[str]:
+    """The distinct CPU signatures (pinnarena.cpu_model) behind ``rows``; "unrecorded" for rows before the field."""
+    col = rows["cpu_model"] if "cpu_model" in rows else pd.Series([None] * len(rows), index=rows.index)
+    return sorted({str(v) if isinstance(v, str) and v else "unrecorded" for v in col})
+
+
+def _problem_cpu_models(summaries: pd.DataFrame, board: pd.DataFrame) -> pd.Series:
+    """How many CPU models the ranked rows of each board row's (study, problem) ran on. A time
+    budget buys each method a different amount of work on another CPU model (pinnarena.cpu_model:
+    1.1-1.6x between two EPYC generations), so a problem whose methods ran on more than one is not
+    a fair comparison; the report says which."""
+    n = {k: len(_cpu_models(g)) for k, g in summaries.groupby(["study", "problem"], dropna=False)}
+    return pd.Series([n.get((s, p), 0) for s, p in zip(board["study"], board["problem"])], index=board.index, dtype=int)
 
 
 def _params_differ(board: pd.DataFrame) -> pd.Series:

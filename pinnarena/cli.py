@@ -262,11 +262,12 @@ def _publish(args) -> int:
 def _reproduce(args) -> int:
     """Retrain a published row and print the published and new errors side by side."""
     from pinnarena import affinity
-    from pinnarena.reproduce import find, reproduce, threads_for
+    from pinnarena.reproduce import cpu_note, find, reproduce, threads_for
 
     log = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     try:
-        cores = args.cores if args.cores is not None else threads_for(find(args.run_id, args.source)[0])
+        row = find(args.run_id, args.source)[0]
+        cores = args.cores if args.cores is not None else threads_for(row)
         if cores is None:
             print("pinnarena reproduce: the row does not record its cores (cpu_threads); running on "
                   f"{affinity.cpu_threads()} (XLA's CPU arithmetic depends on it; set --cores)", file=sys.stderr)
@@ -281,6 +282,9 @@ def _reproduce(args) -> int:
         print(f"{r['metric']:<12} {r['published']:>24.17g} {r['reproduced']:>24.17g} {r['relative_difference']:>20.3g}")
     worst = max((r["relative_difference"] for r in rows), default=0.0)
     agree = worst <= args.rtol
+    note = cpu_note(row)
+    if note:
+        print(note)
     print(f"{'agree' if agree else 'DIFFER'}: largest relative difference {worst:.3g} (tolerance {args.rtol:g})")
     return 0 if agree else 1
 

@@ -15,7 +15,9 @@ run on one core and its rerun on two differ in their last bits and, along a chao
 in their errors. ``threads_for`` says how many cores the row ran on (its ``cpu_threads``; rows
 written before that field existed: one core when their suite's config pinned each job,
 ``PINNARENA_PIN_CORE``), and ``pinnarena reproduce`` restricts itself to that many before JAX
-starts.
+starts. It depends on the CPU model as well (the instruction set XLA compiles for, OpenBLAS's
+kernels: pinnarena.cpu_model); a row records its ``cpu_model``, and ``cpu_note`` says when this
+machine's differs, in which case agreement in the last bits is not to be expected.
 """
 from __future__ import annotations
 
@@ -58,6 +60,18 @@ def threads_for(row: pd.Series) -> int | None:
         if str(env.get("PINNARENA_PIN_CORE", "")).lower() in ("1", "true", "yes"):
             return 1
     return None
+
+
+def cpu_note(row: pd.Series) -> str | None:
+    """A line saying that ``row`` ran on another CPU model than this machine's (None when the
+    same, or when the row does not record it)."""
+    from pinnarena.cpu_model import cpu_model
+
+    theirs = row.get("cpu_model")
+    if not isinstance(theirs, str) or not theirs or theirs == cpu_model():
+        return None
+    return (f"note: the row ran on another CPU model ({theirs}) than this machine ({cpu_model()}); XLA and "
+            "OpenBLAS generate other code there, so the bits, and along a chaotic trajectory the errors, differ")
 
 
 def rerun_config(row: pd.Series) -> RunConfig:

@@ -91,6 +91,7 @@ SUMMARY_SCHEMA = pa.schema([
     ("n_net_params", pa.int64()),
     ("device", pa.string()),
     ("cpu_threads", pa.int64()),  # cores the process could run on: XLA's CPU threads (pinnarena.affinity)
+    ("cpu_model", pa.string()),  # the CPU signature (pinnarena.cpu_model): bits and budgets depend on it
     ("precision", pa.string()),
     ("jax_version", pa.string()),
     ("pinnarena_version", pa.string()),

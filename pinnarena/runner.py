@@ -16,6 +16,7 @@ import pandas as pd
 
 import pinnarena
 from pinnarena.affinity import cpu_threads
+from pinnarena.cpu_model import cpu_model
 from pinnarena.config import RunConfig
 from pinnarena.results import git_commit, summary_table, write_parquet_atomic
 
@@ -43,6 +44,7 @@ def _base_row(cfg: RunConfig) -> dict:
         "steps": cfg.steps,
         "device": _device(),
         "cpu_threads": cpu_threads(),
+        "cpu_model": cpu_model(),
         "precision": cfg.precision,
         "jax_version": jax.__version__,
         "pinnarena_version": pinnarena.__version__,

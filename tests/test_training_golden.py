@@ -8,24 +8,30 @@ resampled collocation points, line searches (function-evaluation counts), residu
 diagnostic-first `auto` (profile, classify, continue). A refactoring of the loop must leave every
 number here identical: the stored values are float.hex strings compared exactly.
 
-The stored summary was made on the machine in ``fingerprint``. On a machine with another CPU or
-JAX build, XLA may order reductions differently; there the comparison is relative to 1e-6 and the
-failure message says which environment the stored numbers come from.
+The file holds one summary per environment (``fingerprint``: versions and the CPU model,
+pinnarena.cpu_model). On a stored environment the comparison is exact. Elsewhere it is relative,
+to ``CROSS_RTOL``: between two EPYC generations (2026-12-04) 12 of the 15 cases were still
+identical to the bit; the three whose steps call LAPACK (SOAP's eigendecompositions, the
+Gauss–Newton and ENGD solves; jaxlib takes LAPACK from scipy's OpenBLAS, which picks kernels by
+core type) differed by up to 2e-2 in float32 SOAP's errors and weights (0.11 → 0.14 for one weight near
+zero, hence an absolute tolerance on weights) and 5e-4 in float64. The failure message says
+which environment the stored numbers come from.
 
-Regenerate (only when a change is meant to alter the arithmetic, and say so in the commit):
+Add this machine's environment (from a commit whose arithmetic is known good; only when a change
+is meant to alter the arithmetic rewrite the others, and say so in the commit):
 ``python tests/test_training_golden.py --write``.
 """
 from __future__ import annotations
 
 import json
 import math
-import platform
 import sys
 from pathlib import Path
 
 import pytest
 
 GOLDEN = Path(__file__).parent / "data" / "training_golden.json"
+CROSS_RTOL = 5e-2  # against a summary stored on another environment (see the module docstring)
 
 SMOKE = {"model.width": 8, "model.depth": 2, "points_scale": 0.0625, "reference_tier": "smoke",
          "stationary": False, "eval_every": 5}
@@ -57,19 +63,12 @@ def fingerprint() -> dict:
     import jax
     import jaxlib
     import numpy
+    import scipy
+
+    from pinnarena.cpu_model import cpu_model
 
     return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "numpy": numpy.__version__,
-            "machine": platform.machine(), "processor": _cpu_model()}
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+            "scipy": scipy.__version__, "cpu": cpu_model()}
 
 
 def _hex(v) -> str | int:
@@ -97,12 +96,12 @@ def run_case(name: str) -> list[dict]:
     return res
 
 
-def _close(a, b, rtol: float) -> bool:
+def _close(a, b, rtol: float, atol: float = 1e-300) -> bool:
     if isinstance(a, str) and isinstance(b, str) and (a.startswith(("0x", "-0x")) or a in ("inf", "-inf", "nan")):
         x, y = float.fromhex(a), float.fromhex(b)
         if math.isnan(x) and math.isnan(y):
             return True
-        return x == y if rtol == 0 else math.isclose(x, y, rel_tol=rtol, abs_tol=1e-300)
+        return x == y if rtol == 0 else math.isclose(x, y, rel_tol=rtol, abs_tol=atol)
     return a == b
 
 
@@ -114,7 +113,8 @@ def _diff(stored, new, rtol: float, path="") -> list[str]:
         if not isinstance(new, list) or len(stored) != len(new):
             return [f"{path}: {len(stored)} stored entries, {len(new) if isinstance(new, list) else new} now"]
         return [d for i, (a, b) in enumerate(zip(stored, new)) for d in _diff(a, b, rtol, f"{path}[{i}]")]
-    if not _close(stored, new, rtol):
+    # across environments a network weight near zero is compared on the weights' O(1) scale
+    if not _close(stored, new, rtol, atol=rtol if ".params[" in path else 1e-300):
         show = lambda v: float.fromhex(v) if isinstance(v, str) and "0x" in v else v
         return [f"{path}: stored {show(stored)!r}, now {show(new)!r}"]
     return []
@@ -122,19 +122,21 @@ def _diff(stored, new, rtol: float, path="") -> list[str]:
 
 @pytest.fixture(scope="module")
 def golden():
+    """The stored environment matching this one (compared exactly), else the first (to CROSS_RTOL)."""
     if not GOLDEN.exists():
         pytest.fail(f"{GOLDEN} is missing: write it with `python {Path(__file__).name} --write` on a known-good commit")
-    return json.loads(GOLDEN.read_text())
+    envs = json.loads(GOLDEN.read_text())["environments"]
+    same = [e for e in envs if e["fingerprint"] == fingerprint()]
+    return (same[0], 0.0) if same else (envs[0], CROSS_RTOL)
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_training_matches_the_stored_summary(golden, name):
-    assert name in golden["cases"], f"case {name!r} is not in {GOLDEN.name}; regenerate it"
-    same_env = golden["fingerprint"] == fingerprint()
-    rtol = 0.0 if same_env else 1e-6
-    diffs = _diff(golden["cases"][name], run_case(name), rtol)
-    where = "bit for bit" if same_env else (f"to rtol {rtol} (stored on {golden['fingerprint']}, "
-                                            f"running on {fingerprint()})")
+    env, rtol = golden
+    assert name in env["cases"], f"case {name!r} is not in {GOLDEN.name}; regenerate it"
+    diffs = _diff(env["cases"][name], run_case(name), rtol)
+    where = "bit for bit" if rtol == 0 else (f"to rtol {rtol} (stored on {env['fingerprint']}, "
+                                             f"running on {fingerprint()})")
     assert not diffs, f"{name}: training changed ({where}):\n  " + "\n  ".join(diffs[:20])
 
 
@@ -168,6 +170,8 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         sys.exit(f"usage: python {sys.argv[0]} --write   (rewrites {GOLDEN})")
     GOLDEN.parent.mkdir(exist_ok=True)
-    data = {"fingerprint": fingerprint(), "cases": {n: run_case(n) for n in CASES}}
-    GOLDEN.write_text(json.dumps(data, indent=1) + "\n")
-    print(f"wrote {GOLDEN} ({len(CASES)} cases)")
+    envs = json.loads(GOLDEN.read_text())["environments"] if GOLDEN.exists() else []
+    envs = [e for e in envs if e["fingerprint"] != fingerprint()]
+    envs.append({"fingerprint": fingerprint(), "cases": {n: run_case(n) for n in CASES}})
+    GOLDEN.write_text(json.dumps({"environments": envs}, indent=1) + "\n")
+    print(f"wrote {GOLDEN}: {len(CASES)} cases for {fingerprint()} ({len(envs)} environments)")

@@ -80,7 +80,19 @@ def summary_text(ctx: Context, meta: dict) -> str:
             f"{_protocol_text(ctx)}. Medians are over seeds with bootstrap 95 % intervals; scores are "
             f"AlgoPerf-style integrals of the time-to-target performance profile with intervals from resampling seeds; "
             f"significance across problems by a Friedman test followed by Wilcoxon–Holm (≥ 10 problems) or Nemenyi critical-difference groups. Commit "
-            f"{meta['commit']}, pinnarena {meta['pinnarena']}.")
+            f"{meta['commit']}, pinnarena {meta['pinnarena']}.{_machines_text(ctx.board)}")
+
+
+def _machines_text(board: pd.DataFrame) -> str:
+    """Which problems' methods ran on more than one CPU model (their time budgets are not comparable)."""
+    if "problem_cpu_models" not in board:
+        return ""
+    mixed = sorted({f"{p} ({s})" for s, p, n in zip(board["study"], board["problem"], board["problem_cpu_models"]) if n > 1})
+    if not mixed:
+        return ""
+    return (f" Not comparable: on {', '.join(mixed)} the ranked runs ran on more than one CPU model, and a time "
+            "budget buys each method a different amount of work on another model (1.1-1.6x between two EPYC "
+            "generations; pinnarena.cpu_model).")
 
 
 def build(board: pd.DataFrame, summaries: pd.DataFrame, curves: pd.DataFrame | None = None,

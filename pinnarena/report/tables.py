@@ -92,7 +92,7 @@ _STANDARD = {"study", "problem", "optimizer", "remedy", "method", "family", "kin
              "failure_rate", "rel_l2_median", "rel_l2_q25", "rel_l2_q75", "rel_l2_iqr", "rel_l2_ci_low",
              "rel_l2_ci_high", "rel_l2_best", "train_seconds_median", "grad_evals_median", "n_params", "target",
              "target_provenance", "ttt_seconds", "ttt_grad_evals", "target_hit_rate", "n_ok", "n_diverged",
-             "n_timeout", "n_error", "params_differ"}
+             "n_timeout", "n_error", "params_differ", "cpu_models", "problem_cpu_models"}
 
 
 def board_extras(board: pd.DataFrame) -> list[str]:
@@ -202,15 +202,17 @@ def tuning_table(ctx: Context) -> Table | None:
 
 
 def environment_table(summaries: pd.DataFrame) -> Table:
-    cols = [c for c in ("suite", "study", "device", "precision", "jax_version", "pinnarena_version", "git_commit")
+    cols = [c for c in ("suite", "study", "device", "cpu_model", "precision", "jax_version", "pinnarena_version",
+                        "git_commit")
             if c in summaries]
     if summaries.empty or not cols:
         return Table("Environment", pd.DataFrame(columns=["runs"]), anchor="environment")
     s = summaries[cols].astype(str).fillna("—")
     df = s.groupby(cols, sort=True).size().reset_index(name="runs")
     return Table("Environment", df, anchor="environment",
-                 note="Every run records its device, versions, git commit and the full resolved config (its hash "
-                      "is the run id).")
+                 note="Every run records its device, CPU model, versions, git commit and the full resolved config "
+                      "(its hash is the run id). The CPU model matters: the bits of a run and what a time budget buys "
+                      "depend on it (pinnarena.cpu_model).")
 
 
 # ----------------------------------------------------------------------------------- regimes

@@ -71,6 +71,23 @@ def reference_input(study):
     return files
 
 
+def problem_priority(study, tune=False):
+    """Jobs run study by study (the study's `priority`), and within a study problem by problem in
+    the order the study lists them, each problem's trials before its held-out runs. A time budget
+    buys each method a different amount of work on another CPU model (pinnarena.cpu_model), so
+    every method of a problem should run on one machine: problem-major order finishes problems
+    one at a time instead of leaving all of them half done when a session (and its machine) ends."""
+    s = _study(study)
+    names = _expand_names(s, "problems")
+    base = int(s.get("priority", 0)) * 10 * (len(names) + 1)
+
+    def priority(wildcards):
+        rank = len(names) - names.index(wildcards.problem) if wildcards.problem in names else 0
+        return base + 2 * rank + (1 if tune else 0)
+
+    return priority
+
+
 def checkpoint_dir(study):
     """Where a job's checkpoints live: outside its outputs, so a restarted job can resume."""
     if _study(study).get("group", "cell") == "problem":

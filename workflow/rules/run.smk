@@ -78,7 +78,7 @@ for _name in config["studies"]:
             optimizer=r"[^/]+",
             remedy=r"[^/]+",
         threads: 1
-        priority: int(_s.get("priority", 0))
+        priority: problem_priority(_name)
         resources:
             mem_mb=config.get("resources", {}).get("mem_mb", 4000),
             runtime=config.get("resources", {}).get("runtime_min", 60),
@@ -118,7 +118,7 @@ for _name in config["studies"]:
             optimizer=r"[^/]+",
             remedy=r"[^/]+",
         threads: 1
-        priority: int(_s.get("priority", 0)) + 1  # a cell's held-out runs wait for its trials
+        priority: problem_priority(_name, tune=True)  # a cell's held-out runs wait for its trials
         resources:
             mem_mb=config.get("resources", {}).get("mem_mb", 4000),
             runtime=config.get("resources", {}).get("runtime_min", 60),
