@@ -237,7 +237,8 @@ def _report(args) -> int:
         from pinnarena.compare import SettingsMismatch, compare_report
 
         try:
-            paths = compare_report(args.results, args.baseline, args.out, targets=args.targets)
+            paths = compare_report(args.results, args.baseline, args.out, targets=args.targets,
+                                   allow_other_cpu=args.allow_other_cpu)
         except SettingsMismatch as e:
             print(f"pinnarena report: refused: {e}", file=sys.stderr)
             return 2
@@ -375,6 +376,8 @@ def parser() -> argparse.ArgumentParser:
     pp.add_argument("--targets", default=None, help="YAML of per-problem targets (re-aggregates with them)")
     pp.add_argument("--baseline", default=None, help="published results (e.g. results/published/cpu) to rank RESULTS "
                     "among, with the baseline's targets; refuses runs whose suite settings differ")
+    pp.add_argument("--allow-other-cpu", action="store_true", help="with --baseline: rank time-budgeted runs made "
+                    "on another CPU model than the baseline's (the report marks their problems not comparable)")
     pp.set_defaults(func=_report)
 
     pu = sub.add_parser("publish", help="snapshot summaries/curves/leaderboard Parquet and re-render the report from it")

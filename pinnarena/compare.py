@@ -15,7 +15,11 @@ hyper-parameters, the learning-rate shorthand, seed, study, suite, problem) and 
 cadence, validation split and reference tier must agree. The tuning protocol must agree too:
 the number of trials per tuned cell and the tuning seeds (from the ``tuning`` rows), and the
 held-out seeds. Anything else raises :class:`SettingsMismatch` naming each differing setting with
-both values.
+both values. Under a time budget the CPU model is a setting too: a budget buys each method a
+different amount of work on another CPU (pinnarena.cpu_model: 1.1-1.6x between two EPYC
+generations), so new time-budgeted runs on another CPU model than the baseline's rows of the
+problem are refused unless ``allow_other_cpu`` (``--allow-other-cpu``), and then the report
+names the problem as not comparable.
 
 New rows of a method already in the baseline (same study, optimizer and remedy) are not added
 (the baseline's runs stand); rows whose ``run_id`` the baseline has are the same runs and are
@@ -80,7 +84,20 @@ def _protocol(rows: pd.DataFrame, tun: pd.DataFrame, study: str) -> dict:
     return out
 
 
-def check_settings(new: pd.DataFrame, base: pd.DataFrame) -> tuple[dict, list[str]]:
+def _cpu_mismatch(g: pd.DataFrame, b: pd.DataFrame) -> str | None:
+    """The CPU models of new rows ``g`` that the baseline rows ``b`` of the problem lack, when time-budgeted."""
+    from pinnarena.aggregate import _cpu_models
+
+    timed = g["budget_seconds"].notna().any() if "budget_seconds" in g else False
+    mine, theirs = set(_cpu_models(g)), set(_cpu_models(b))
+    if not timed or mine <= theirs:
+        return None
+    return (f"CPU model = {' / '.join(sorted(mine - theirs))} in the new runs, {' / '.join(sorted(theirs))} in the "
+            "baseline (a time budget buys each method a different amount of work on another CPU; "
+            "--allow-other-cpu ranks them anyway, marked not comparable)")
+
+
+def check_settings(new: pd.DataFrame, base: pd.DataFrame, allow_other_cpu: bool = False) -> tuple[dict, list[str]]:
     """(study mapping new → baseline, problems) after checking the settings; raises
     :class:`SettingsMismatch` naming every differing setting."""
     new_r, base_r = ranked_rows(new), ranked_rows(base)
@@ -100,6 +117,9 @@ def check_settings(new: pd.DataFrame, base: pd.DataFrame) -> tuple[dict, list[st
             errors.append(f"problem {prob}: not in the baseline (it has {', '.join(sorted(base_r['problem'].unique()))})")
             continue
         cand = b[b["study"] == study] if study in base_studies else b
+        cpu = None if allow_other_cpu else _cpu_mismatch(g, cand)
+        if cpu:
+            errors.append(f"problem {prob} (study {study}): {cpu}")
         for cfg in g["config"].dropna().unique() if "config" in g else []:
             s_new = settings(cfg)
             base_cfgs = [(st, settings(c)) for st, c in cand[["study", "config"]].dropna().drop_duplicates().itertuples(
@@ -183,7 +203,7 @@ def combine(new: pd.DataFrame, new_curves: pd.DataFrame, base: pd.DataFrame, bas
 
 
 def compare_report(new: str | os.PathLike, baseline: str | os.PathLike, out: str | os.PathLike,
-                   targets=None) -> list[Path]:
+                   targets=None, allow_other_cpu: bool = False) -> list[Path]:
     """Render the report of NEW ranked among BASELINE into OUT; raises :class:`SettingsMismatch`."""
     from pinnarena.report import render
 
@@ -193,7 +213,7 @@ def compare_report(new: str | os.PathLike, baseline: str | os.PathLike, out: str
         raise SettingsMismatch(f"the baseline {baseline} holds no runs")
     if new_s.empty:
         raise SettingsMismatch(f"the new results {new} hold no runs")
-    mapping, _ = check_settings(new_s, base_s)
+    mapping, _ = check_settings(new_s, base_s, allow_other_cpu=allow_other_cpu)
     lb = Path(baseline) / "leaderboard.parquet"
     if targets is not None and not isinstance(targets, dict):
         from pinnarena.scoring import load_targets

@@ -91,3 +91,13 @@ def test_adhoc_study_maps_to_the_matching_baseline_study(baseline):
     mapping, problems = check_settings(s, base_s)
     assert mapping == {"adhoc": "optimizers"} and problems == sorted(PROBLEMS)
     assert isinstance(s, pd.DataFrame)
+
+
+def test_time_budgeted_runs_on_another_cpu_model_are_refused_unless_allowed(baseline):
+    _, base_s = baseline
+    s, _ = new_method()
+    s = s.assign(cpu_model="Other CPU | x86_64 family 1 model 1 | avx2")
+    with pytest.raises(SettingsMismatch, match=r"CPU model = Other CPU .* in the new runs, unrecorded in the baseline"):
+        check_settings(s, base_s)
+    mapping, problems = check_settings(s, base_s, allow_other_cpu=True)
+    assert problems == sorted(PROBLEMS)
