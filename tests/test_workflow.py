@@ -138,3 +138,32 @@ def test_a_restored_snapshot_is_not_retrained_when_its_references_are_rebuilt(tm
     assert ("reference", "problem=burgers, tier=standard") in jobs
     held_out = {w.split("optimizer=")[1].split(",")[0] for r, w in jobs if r == "run_optimizers"}
     assert held_out == {"adam", "soap"}
+
+
+def test_half_finished_problems_of_another_cpu_model_are_withdrawn(tmp_path):
+    sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+    from withdraw_foreign import withdraw
+
+    from pinnarena.cpu_model import cpu_model
+
+    cfg = {"suite": "t", "defaults": {"steps": 5, "seeds": [0, 1]},
+           "studies": {"s": {"problems": ["poisson-2d-k1", "heat-2d-k1", "burgers"], "optimizers": ["adam", "soap"],
+                             "remedies": ["none"]}}}
+    results = tmp_path / "results"
+
+    def write(problem, optimizer, seeds, model):
+        for seed in seeds:
+            d = results / "runs" / "s" / problem / optimizer / "none" / f"seed{seed}"
+            d.mkdir(parents=True)
+            pd.DataFrame({"run_id": [f"{problem}{optimizer}{seed}"], "cpu_model": [model]}).to_parquet(d / "summary.parquet")
+
+    write("poisson-2d-k1", "adam", [0, 1], "other | x86_64 family 1 model 1 | avx2")  # half finished, elsewhere
+    write("heat-2d-k1", "adam", [0, 1], "other | x86_64 family 1 model 1 | avx2")  # finished, elsewhere: stays
+    write("heat-2d-k1", "soap", [0, 1], "other | x86_64 family 1 model 1 | avx2")
+    write("burgers", "adam", [0], cpu_model())  # half finished here: resumes here
+    assert [(s, p) for s, p, _ in withdraw(cfg, results, cpu_model(), dry_run=True)] == [("s", "poisson-2d-k1")]
+    assert (results / "runs" / "s" / "poisson-2d-k1").exists()  # a dry run removes nothing
+    gone = withdraw(cfg, results, cpu_model())
+    assert [(s, p) for s, p, _ in gone] == [("s", "poisson-2d-k1")]
+    assert not (results / "runs" / "s" / "poisson-2d-k1").exists()
+    assert (results / "runs" / "s" / "heat-2d-k1" / "soap").exists() and (results / "runs" / "s" / "burgers").exists()
