@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from pinnarena.config import resolve
+from pinnarena.config import parse_sets, resolve
 from pinnarena.training import train
 
 
@@ -23,10 +23,13 @@ def main(argv=None) -> None:
     ap.add_argument("optimizer")
     ap.add_argument("budget", type=float, help="CPU seconds")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting on top of the suite's (e.g. a tuned opt.damping from the cell's selected.json)")
     a = ap.parse_args(argv)
     sets = {"model.width": 20, "model.depth": 3, "model.activation": "tanh", "precision": "float64",
             "resample_every": 0, "validation_fraction": 0.2, "time_budget": a.budget, "time_budget_clock": "cpu",
             "eval_every": 10**7, "eval_seconds": a.budget / 12, "stationary": False, "reference_tier": "standard"}
+    sets.update(parse_sets(a.set))
     o = train(resolve(a.problem, a.optimizer, "none", a.seed, steps=10**7, sets=sets))
     print(f"{'step':>8} {'cpu s':>8} {'rel_l2':>10} {'loss':>10}")
     for r in o.curves:
