@@ -65,3 +65,12 @@ def test_the_report_says_which_problems_mix_cpu_models():
     assert "Not comparable" in text and "p (s)" in text
     same = _rows({"adam": "A", "lbfgs": "A"})
     assert "Not comparable" not in build(leaderboard(same), same).summary
+
+
+def test_reproduce_names_a_cpu_mismatch():
+    from pinnarena.reproduce import cpu_note
+
+    assert cpu_note(pd.Series({"cpu_model": cpu_model()})) is None
+    assert cpu_note(pd.Series({"cpu_model": None})) is None  # rows before the field: nothing to say
+    note = cpu_note(pd.Series({"cpu_model": "Other | x86_64 family 1 model 1 | avx2"}))
+    assert "another CPU model (Other | x86_64 family 1 model 1 | avx2)" in note and cpu_model() in note
