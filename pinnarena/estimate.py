@@ -14,7 +14,10 @@ budgets: (trial runs + held-out runs) × the problem's budget, plus a fixed cost
 (``PROGRAM_OVERHEAD_S``: its hyper-parameters are constants of its program, so every trial
 compiles anew) and per held-out run (``HELD_OUT_OVERHEAD_S``: the selected trial's program comes
 from JAX's persistent compilation cache), in core-hours; the wall time is that over the cores, one
-single-core job per core.
+single-core job per core. ``--calibrate RESULTS`` measures both overheads on the rows a suite
+has written on this machine (medians of build + compilation + evaluation seconds, plus any
+overrun of the budget), since they depend on the CPU: ≈ 15 s a trial on the first machine of the
+CPU suite, 4-6 s on a Zen 5 EPYC (session 8).
 """
 from __future__ import annotations
 
@@ -36,6 +39,28 @@ OPTIMIZER_FACTOR = {"lbfgs": 3.0, "adam-lbfgs": 2.0, "bfgs": 3.0, "ssbfgs": 3.0,
 PROGRAM_OVERHEAD_S = 15.0
 # A held-out run: start-up share, a cached program, evaluations.
 HELD_OUT_OVERHEAD_S = 4.0
+
+
+def calibrate(results) -> tuple[float, float, int]:
+    """(seconds a trial, seconds a held-out run, rows used) measured on the rows under ``results``
+    that ran on this machine's CPU model; rows whose wall clock ran far ahead of their CPU clock
+    (a paused or starved job) are left out."""
+    from pinnarena.cpu_model import cpu_model
+    from pinnarena.results import read_summaries
+
+    rows = read_summaries(results)
+    if rows.empty or "budget_seconds" not in rows:
+        raise ValueError(f"no time-budgeted rows under {results} to calibrate on")
+    here = rows["cpu_model"] == cpu_model() if "cpu_model" in rows else False
+    rows = rows[rows["budget_seconds"].notna() & here]
+    rows = rows[(rows["train_seconds"] - rows["train_cpu_seconds"]).abs() < 1.0]
+    if rows.empty:
+        raise ValueError(f"no rows under {results} ran on this machine's CPU model ({cpu_model()}) undisturbed")
+    over = (rows["setup_seconds"] + rows["compile_seconds"] + rows["eval_seconds"]
+            + (rows["train_cpu_seconds"] - rows["budget_seconds"]).clip(lower=0))
+    trial = rows["study"] == "tuning"
+    med = lambda s, default: float(s.median()) if len(s) else default  # noqa: E731
+    return med(over[trial], PROGRAM_OVERHEAD_S), med(over[~trial], HELD_OUT_OVERHEAD_S), len(rows)
 
 
 def _time_budgeted(config: dict, name: str, jobs: list[dict]) -> dict:
@@ -92,7 +117,14 @@ def main(argv=None) -> int:
                     help='a slice of the suite, as for snakemake --config select=...: '
                          'e.g. \'{"studies": ["optimizers"], "optimizers": ["adam", "soap"]}\'')
     ap.add_argument("--cores", type=int, default=2, help="cores for the wall-time figure of time-budgeted studies")
+    ap.add_argument("--calibrate", default=None, metavar="RESULTS",
+                    help="measure the per-trial and per-run overheads on the rows under RESULTS (this CPU model)")
     args = ap.parse_args(argv)
+    global PROGRAM_OVERHEAD_S, HELD_OUT_OVERHEAD_S
+    if args.calibrate:
+        PROGRAM_OVERHEAD_S, HELD_OUT_OVERHEAD_S, n = calibrate(args.calibrate)
+        print(f"calibrated on {n} rows of {args.calibrate}: {PROGRAM_OVERHEAD_S:.1f} s a trial, "
+              f"{HELD_OUT_OVERHEAD_S:.1f} s a held-out run")
     with open(args.config) as f:
         config = yaml.safe_load(f)
     if args.select:
