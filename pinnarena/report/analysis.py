@@ -85,6 +85,12 @@ def findings(ctx: Context, kind_anchors: dict) -> tuple[list, list]:
     return out, tables
 
 
+def _seconds_or_missed(t: pd.Series) -> str:
+    """The median of the finite times-to-target, or "every one missed" when none is finite."""
+    finite = t.replace(np.inf, np.nan).dropna()
+    return f"{finite.median():.3g} s" if len(finite) else "every one missed"
+
+
 def _second_vs_first(ctx: Context) -> tuple[Table | None, str]:
     rows = []
     for (study, prob), g in ctx.board.groupby(["study", "problem"], sort=True):
@@ -115,9 +121,9 @@ def _second_vs_first(ctx: Context) -> tuple[Table | None, str]:
            f"{len(wins)} of {len(df)} problems (by kind: {kinds}); median error ratio over all problems "
            f"{df['error ratio'].median():.3g}.")
     if len(wins):
+        ttt = [_seconds_or_missed(wins[f"time to target s ({w})"]) for w in ("2nd", "1st")]
         txt += (f" Where it wins its median train time is {cost:.3g}× the first-order method's"
-                f" (time-to-target medians: {wins['time to target s (2nd)'].replace(np.inf, np.nan).median():.3g} s vs "
-                f"{wins['time to target s (1st)'].replace(np.inf, np.nan).median():.3g} s, misses excluded).")
+                f" (median time to target, misses excluded: {ttt[0]} against {ttt[1]}).")
     fmt = {"its error": _sci, "its error ": _sci, "error ratio": lambda x: f"{x:.3g}",
            "train s (2nd / 1st)": lambda x: f"{x:.3g}", "time to target s (2nd)": _ttt, "time to target s (1st)": _ttt}
     return Table("Evidence: second-order against first-order per problem", df, fmt, "second-order",
