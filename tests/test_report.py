@@ -275,3 +275,10 @@ def test_single_problem_panels_are_skipped_and_said(suite):
     fig, note = figure_objects(ctx)["performance_profiles"]
     assert "Skipped" in note and "remedies" in note
     assert len([ax for ax in fig.axes if ax.axison]) == 2  # only the optimizers study's row
+
+
+def test_a_median_time_to_target_of_only_misses_is_named_not_nan():
+    from pinnarena.report.analysis import _seconds_or_missed
+
+    assert _seconds_or_missed(pd.Series([np.inf, np.inf])) == "every one missed"
+    assert _seconds_or_missed(pd.Series([3.0, np.inf, 5.0])) == "4 s"
