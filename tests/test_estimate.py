@@ -25,7 +25,8 @@ def test_a_time_budgeted_study_costs_its_budgets_plus_the_overheads(tmp_path):
     trials = {o: suite.n_trials(s, o, "none") for o in ("adam", "lbfgs")}
     (row,) = estimate.estimate(cfg)
     assert row["runs"] == sum(3 + n for n in trials.values())
-    want = sum(10 * (3 + n) + estimate.PROGRAM_OVERHEAD_S * n + estimate.HELD_OUT_OVERHEAD_S * 3 for n in trials.values())
+    want = sum(10 * (3 + n) + estimate.PROGRAM_OVERHEAD_S * n + estimate.HELD_OUT_OVERHEAD_S * 3
+               + 2 * estimate.JOB_OVERHEAD_S for n in trials.values())  # a tuning job and a held-out job
     assert row["core_hours"] == pytest.approx(want / 3600)
 
 
