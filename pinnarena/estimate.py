@@ -140,8 +140,8 @@ def main(argv=None) -> int:
         print(f"{r['study']:<16} {r['runs']:>6} runs × {r['steps']:>7} steps  ≈ {r['gpu_hours']:8.1f} GPU hours (H100)")
     for r in cpu:
         print(f"{r['study']:<16} {r['runs']:>6} runs (trials included) in {r['programs']} programs "
-              f"≈ {r['core_hours']:6.2f} core-hours (time budgets + {PROGRAM_OVERHEAD_S:g} s a trial, "
-              f"{HELD_OUT_OVERHEAD_S:g} s a held-out run, {JOB_OVERHEAD_S:g} s a job)")
+              f"≈ {r['core_hours']:6.2f} core-hours (time budgets + {PROGRAM_OVERHEAD_S:.1f} s a trial, "
+              f"{HELD_OUT_OVERHEAD_S:.1f} s a held-out run, {JOB_OVERHEAD_S:.1f} s a job)")
     if gpu:
         print(f"{'total':<16} {sum(r['runs'] for r in gpu):>6} runs{'':>18}≈ {sum(r['gpu_hours'] for r in gpu):8.1f} GPU hours")
     if cpu:

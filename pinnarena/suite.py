@@ -115,6 +115,28 @@ def tune_spec(s: dict) -> dict | None:
     return t
 
 
+def hparams_source(config: dict, name: str) -> str | None:
+    """``hparams_from`` of study ``name``: the tuned study whose selections its runs take, checked
+    (it must be a study of the suite, tuned, and this study untuned, with held-out seeds that
+    differ from that study's tuning seeds); None when the study has none."""
+    from pinnarena import tuning
+
+    s = study(config, name)
+    base = s.get("hparams_from")
+    if not base:
+        return None
+    if base not in config["studies"]:
+        raise ValueError(f"config: study {name!r}: hparams_from {base!r} is not a study of the suite "
+                         f"(studies: {', '.join(config['studies'])})")
+    t = tune_spec(study(config, base))
+    if t is None:
+        raise ValueError(f"config: study {name!r}: hparams_from {base!r} is not a tuned study (it has no tune block)")
+    if tune_spec(s) is not None:
+        raise ValueError(f"config: study {name!r} both tunes and takes hparams_from {base!r}; set `tune: {{}}`")
+    tuning.check_seeds(t["seeds"], s.get("seeds", [0]))
+    return base
+
+
 def n_trials(s: dict, optimizer: str, remedy: str) -> int:
     """How many trials a tuned cell has: ``tune.trials``, or 1 when its space is empty."""
     from pinnarena import tuning

@@ -56,4 +56,4 @@ def test_the_command_prints_the_calibrated_overheads(tmp_path, capsys, monkeypat
     monkeypatch.setattr(estimate, "HELD_OUT_OVERHEAD_S", estimate.HELD_OUT_OVERHEAD_S)
     assert estimate.main([str(cfg), "--calibrate", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "calibrated on 12 rows" in out and "7 s a trial, 3 s a held-out run" in out
+    assert "calibrated on 12 rows" in out and "7.0 s a trial, 3.0 s a held-out run" in out

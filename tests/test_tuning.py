@@ -14,6 +14,7 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from pinnarena import optimizers, remedies, search_space, suite, tuning
 from pinnarena.config import resolve
@@ -258,6 +259,14 @@ studies:
     optimizers: [adam]
     remedies: [none, pcgrad]
     tune: {trials: 3, seed: 0, seeds: [100], base: optimizers, keys: ["remedy.*", "opt.learning_rate"]}
+  longer:
+    problems: [poisson-2d-k1]
+    optimizers: [adam]
+    remedies: [none]
+    seeds: [0]
+    steps: 25
+    tune: {}
+    hparams_from: optimizers
 """
 
 
@@ -294,4 +303,23 @@ def test_a_tuned_suite_selects_without_the_test_set_and_reports_held_out_seeds(t
     base = json.loads((tune_dir / "optimizers" / "poisson-2d-k1" / "adam" / "none" / "selected.json").read_text())
     rem = json.loads((tune_dir / "remedies" / "poisson-2d-k1" / "adam" / "pcgrad" / "selected.json").read_text())
     assert rem["hparams"]["opt.b1"] == base["hparams"]["opt.b1"]
+    # an untuned study with hparams_from runs the optimizers study's choice under its own settings
+    longer = held[held["study"] == "longer"]
+    assert len(longer) == 1 and json.loads(longer["hparams"].iloc[0]) == base["hparams"]
+    assert json.loads(longer["config"].iloc[0])["steps"] == 25
     assert (tmp_path / "results" / "leaderboard.parquet").exists()
+
+
+def test_hparams_from_names_a_tuned_study_of_the_suite():
+    from pinnarena import suite
+
+    cfg = yaml.safe_load(TUNE_CONFIG)
+    assert suite.hparams_source(cfg, "longer") == "optimizers" and suite.hparams_source(cfg, "optimizers") is None
+    for change, needle in ((lambda s: s.update(hparams_from="nope"), "not a study of the suite"),
+                           (lambda s: s.update(hparams_from="longer"), "not a tuned study"),
+                           (lambda s: s.pop("tune"), "both tunes and takes hparams_from"),
+                           (lambda s: s.update(seeds=[100]), "held-out seeds")):
+        bad = yaml.safe_load(TUNE_CONFIG)
+        change(bad["studies"]["longer"])
+        with pytest.raises(ValueError, match=needle):
+            suite.hparams_source(bad, "longer")

@@ -100,7 +100,11 @@ TUNING_CELLS = suite.tuning_cells(config)  # cells of tuned studies: pinnarena/s
 
 
 def selection_input(study):
-    """A tuned study's held-out runs read the cell's selection (and nothing else of the trials)."""
+    """A tuned study's held-out runs read the cell's selection (and nothing else of the trials);
+    a study with `hparams_from` reads that tuned study's selection of the same cell."""
+    source = suite.hparams_source(config, study)
+    if source is not None:
+        return lambda wildcards: [f"{TUNE_DIR}/selected.json".format(study=source, **wildcards)]
     if suite.tune_spec(_study(study)) is None:
         return lambda wildcards: []
     return lambda wildcards: [f"{TUNE_DIR}/selected.json".format(study=study, **wildcards)]
