@@ -79,7 +79,9 @@ def problem_priority(study, tune=False):
     one at a time instead of leaving all of them half done when a session (and its machine) ends."""
     s = _study(study)
     names = _expand_names(s, "problems")
-    base = int(s.get("priority", 0)) * 10 * (len(names) + 1)
+    base = int(s.get("priority", 0)) * 1000  # above any 2 · (problem rank) + 1: study order first
+    if 2 * len(names) + 1 >= 1000:
+        raise ValueError(f"study {study}: {len(names)} problems are too many for problem_priority's ranks")
 
     def priority(wildcards):
         rank = len(names) - names.index(wildcards.problem) if wildcards.problem in names else 0

@@ -11,7 +11,7 @@ rule reference:
         problem=r"[^/]+",
         tier=r"smoke|standard|paper",
     threads: 1
-    priority: 20  # every run waits for its reference: build them before anything else
+    priority: 1000000  # every run waits for its reference: build them before anything else (above problem_priority)
     resources:
         mem_mb=config.get("resources", {}).get("reference_mem_mb", 8000),
         runtime=config.get("resources", {}).get("reference_runtime_min", 120),
