@@ -282,3 +282,17 @@ def test_a_median_time_to_target_of_only_misses_is_named_not_nan():
 
     assert _seconds_or_missed(pd.Series([np.inf, np.inf])) == "every one missed"
     assert _seconds_or_missed(pd.Series([3.0, np.inf, 5.0])) == "4 s"
+
+
+def test_best_accuracy_per_problem_is_the_lowest_median_of_any_study(suite):
+    _, _, board, _, rep = suite
+    f = next(f for f in rep.findings if f.title == "Best accuracy by problem")
+    table = next(t for t in rep.tables() if t.anchor == "best-accuracy").data
+    assert f.anchor == "best-accuracy" and set(table["problem"]) == set(board["problem"])
+    for _, r in table.iterrows():
+        cells = board[board["problem"] == r["problem"]]
+        assert r["median rel. L2"] == cells["rel_l2_median"].min()
+        assert r["reached"] == ("yes" if r["median rel. L2"] <= r["target"] else "no")
+        assert r["budget"].endswith((" s", " steps"))
+    hit = (table["reached"] == "yes").sum()
+    assert f"{hit} of {len(table)} problems with a target reach it" in f.text

@@ -14,6 +14,7 @@ from pinnarena import stats as S
 from pinnarena.aggregate import method_name
 from pinnarena.scoring import BASELINE, MAX_RATIO
 
+from .accuracy import best_accuracy
 from .context import Context
 from .model import (FIRST_ORDER_FAMILIES, SECOND_ORDER_FAMILIES, Finding, Table, _interval, _opt_family, _pct,
                     _remedy_class, _sci, _slug, _ttt)
@@ -71,12 +72,17 @@ def findings(ctx: Context, kind_anchors: dict) -> tuple[list, list]:
                f"share with it: {', '.join(never)}." if never else
                f"Every method beats {BASELINE} on at least one problem (median error over seeds).")
         out.append(Finding(f"Never better than the baseline ({study})", txt, f"vsbase-{_slug(study)}"))
-    # 3. second-order vs first-order
+    # 3. the best accuracy per problem, whatever the study (a longer-budget study shows its reach)
+    f, t = best_accuracy(ctx)
+    out.append(f)
+    if t is not None:
+        tables.append(t)
+    # 4. second-order vs first-order
     t2, f2 = _second_vs_first(ctx)
     if t2 is not None:
         tables.append(t2)
     out.append(Finding("Second-order against first-order methods", f2, "second-order"))
-    # 4-6. the seed papers' claims
+    # 5-7. the seed papers' claims
     for fn in (_claim_soap, _claim_newton, _claim_regime):
         f, t = fn(ctx)
         out.append(f)
