@@ -296,3 +296,14 @@ def test_best_accuracy_per_problem_is_the_lowest_median_of_any_study(suite):
         assert r["budget"].endswith((" s", " steps"))
     hit = (table["reached"] == "yes").sum()
     assert f"{hit} of {len(table)} problems with a target reach it" in f.text
+
+
+def test_seed_bands_stop_where_most_seeds_stop():
+    from pinnarena.report.plots import _seed_band
+
+    ends = {"a": 10.0, "b": 10.0, "c": 12.0}  # one seed runs on past the others
+    sub = pd.concat([pd.DataFrame({"run_id": r, "train_seconds": np.linspace(0, t, 30),
+                                   "rel_l2": np.geomspace(1, 1e-3, 30)}) for r, t in ends.items()])
+    x, med, lo, hi = _seed_band(sub, "train_seconds")
+    assert x.max() <= 10.0 + 1e-9 and x.min() == 0.0  # the last 2 s hold one seed only
+    assert np.all(lo <= med) and np.all(med <= hi)

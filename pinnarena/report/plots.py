@@ -59,7 +59,9 @@ def profiles_fig(ctx: Context, all_methods: bool = False):
 
 
 def _seed_band(sub: pd.DataFrame, x: str, n: int = 60):
-    """Per seed, log10 error interpolated on a common x grid; median, min and max over seeds."""
+    """Per seed, log10 error interpolated on a common x grid; median, min and max over seeds, on the
+    grid points that most seeds reach (past the end of most seeds' curves, e.g. one step beyond a
+    time budget, the "median" would be one seed's value)."""
     xs = sub[x].astype(float)
     lo, hi = float(xs.min()), float(xs.max())
     if not np.isfinite(hi) or hi <= lo:
@@ -80,7 +82,7 @@ def _seed_band(sub: pd.DataFrame, x: str, n: int = 60):
     with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
         __import__("warnings").simplefilter("ignore")
         med, mn, mx = np.nanmedian(V, 0), np.nanmin(V, 0), np.nanmax(V, 0)
-    ok = np.isfinite(med)
+    ok = np.isfinite(med) & (np.isfinite(V).sum(0) > V.shape[0] / 2)
     return grid[ok], 10 ** med[ok], 10 ** mn[ok], 10 ** mx[ok]
 
 
