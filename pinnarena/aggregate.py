@@ -210,7 +210,7 @@ def leaderboard(summaries: pd.DataFrame, curves: pd.DataFrame | None = None,
             ttt_seconds=float(np.median(g["ttt_seconds"].astype(float))),
             ttt_grad_evals=float(np.median(g["ttt_grad_evals"].astype(float))),
             target_hit_rate=float(np.isfinite(g["ttt_seconds"].astype(float)).mean()),
-            cpu_models="; ".join(_cpu_models(g)),
+            cpu_models="; ".join(cpu_models(g)),
         )
         row["rel_l2_iqr"] = row["rel_l2_q75"] - row["rel_l2_q25"]
         for s in STATUSES:
@@ -230,7 +230,7 @@ def leaderboard(summaries: pd.DataFrame, curves: pd.DataFrame | None = None,
     return board
 
 
-def _cpu_models(rows: pd.DataFrame) -> list[str]:
+def cpu_models(rows: pd.DataFrame) -> list[str]:
     """The distinct CPU signatures (pinnarena.cpu_model) behind ``rows``; "unrecorded" for rows before the field."""
     col = rows["cpu_model"] if "cpu_model" in rows else pd.Series([None] * len(rows), index=rows.index)
     return sorted({str(v) if isinstance(v, str) and v else "unrecorded" for v in col})
@@ -241,7 +241,7 @@ def _problem_cpu_models(summaries: pd.DataFrame, board: pd.DataFrame) -> pd.Seri
     budget buys each method a different amount of work on another CPU model (pinnarena.cpu_model:
     1.1-1.6x between two EPYC generations), so a problem whose methods ran on more than one is not
     a fair comparison; the report says which."""
-    n = {k: len(_cpu_models(g)) for k, g in summaries.groupby(["study", "problem"], dropna=False)}
+    n = {k: len(cpu_models(g)) for k, g in summaries.groupby(["study", "problem"], dropna=False)}
     return pd.Series([n.get((s, p), 0) for s, p in zip(board["study"], board["problem"])], index=board.index, dtype=int)
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pinnarena.aggregate import leaderboard, load_results, method_name, ranked_rows, tuning_rows
+from pinnarena.aggregate import cpu_models, leaderboard, load_results, method_name, ranked_rows, tuning_rows
 
 METHOD_KEYS = {"optimizer", "remedy", "opt", "remedy_hp", "lr", "seed", "study", "suite", "problem"}
 BOOKKEEPING_KEYS = {"checkpoint_every"}
@@ -86,10 +86,8 @@ def _protocol(rows: pd.DataFrame, tun: pd.DataFrame, study: str) -> dict:
 
 def _cpu_mismatch(g: pd.DataFrame, b: pd.DataFrame) -> str | None:
     """The CPU models of new rows ``g`` that the baseline rows ``b`` of the problem lack, when time-budgeted."""
-    from pinnarena.aggregate import _cpu_models
-
     timed = g["budget_seconds"].notna().any() if "budget_seconds" in g else False
-    mine, theirs = set(_cpu_models(g)), set(_cpu_models(b))
+    mine, theirs = set(cpu_models(g)), set(cpu_models(b))
     if not timed or mine <= theirs:
         return None
     return (f"CPU model = {' / '.join(sorted(mine - theirs))} in the new runs, {' / '.join(sorted(theirs))} in the "

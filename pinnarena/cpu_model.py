@@ -11,7 +11,7 @@ machines of several generations all report "AMD EPYC"):
   on one machine reruns agree to the last bit (tests/test_published.py, 2026-12-04).
 * **what a time budget buys.** Rerunning four 10-s CPU-suite trials of the same configuration on
   that Zen 5 core did 1.10× (Adam), 1.29× (SOAP), 1.46× (L-BFGS) and 1.62× (SSBroyden) the steps
-  they did on the machine that published them (the other core busy in both cases). The speed-up
+  they did on the machine that published them (the other core busy in both cases; benchmarks/bench_rerun_speed.py). The speed-up
   depends on the method, so a time-budgeted comparison is fair only when every method of a
   problem ran on one CPU model; ``pinnarena.aggregate`` counts the models behind each problem.
 

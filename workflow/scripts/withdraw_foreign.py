@@ -19,7 +19,6 @@ import argparse
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 
@@ -39,13 +38,10 @@ def expected(config: dict, results: Path) -> dict[tuple[str, str], list[Path]]:
 
 def cpu_models(folders: list[Path]) -> set[str]:
     """The CPU models recorded by the summaries under ``folders`` ("unrecorded" for older rows)."""
-    found = set()
-    for f in folders:
-        for p in f.rglob("summary.parquet") if f.exists() else []:
-            col = pd.read_parquet(p, columns=None)
-            vals = col["cpu_model"] if "cpu_model" in col else [None] * len(col)
-            found |= {v if isinstance(v, str) and v else "unrecorded" for v in vals}
-    return found
+    from pinnarena.aggregate import cpu_models as models
+    from pinnarena.results import read_summaries
+
+    return {m for f in folders if f.exists() for m in models(read_summaries(f))}
 
 
 def withdraw(config: dict, results: Path, here: str, dry_run: bool = False) -> list[tuple[str, str, set[str]]]:
