@@ -46,6 +46,19 @@ self-scaling rules (Al-Baali 1998; Al-Baali & Khalfan 2005, as restated in the p
 (Equation numbers of the journal version were not reproduced here because only excerpts of the
 paper could be read while writing this module; the formulas are stated in full above.)
 
+The first direction (:math:`H_0 = I`, before any curvature pair) is scaled by
+:math:`\min(1, 1/\lVert\nabla L(x_0)\rVert)`, so the line search's first trial step has length at
+most 1: with :math:`H_0 = I` and the trial step 1 of a quasi-Newton line search, a PINN loss whose
+gradient norm is 1e4 (poisson-2d-k4) would be probed 1e4 away. This is the first trial step of
+SciPy's BFGS, whose line search starts at :math:`\min(1, 1.01 \cdot 2 (f_0 - f_{-1})/\phi'(0))`
+with :math:`f_{-1} = f_0 + \lVert g_0\rVert/2` (Nocedal & Wright 2006, eq. 3.60), and of
+``optax.scale_by_lbfgs``. The stored direction stays unscaled, so :math:`b_k` is exact.
+
+The method is wrapped in :func:`pinnarena.optimizers._monotone.reject_increasing_steps`: a step
+whose line search found no decrease is rejected and the method restarts from :math:`H_0 = I`
+(optax's zoom line search would otherwise take an "unsafe step" that may raise the loss by any
+amount).
+
 Safeguards (not in the paper): an update is skipped when :math:`y_k^\top s_k \le 0`, when a scalar
 is not finite, or (a tiny :math:`a_k`, e.g. one parameter) when :math:`\theta_k` is undefined, in
 which case :math:`\theta_k = 0`. If :math:`d_k` is not a descent direction (round-off) H is reset
@@ -77,6 +90,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from pinnarena.optimizers import register
+from pinnarena.optimizers._monotone import reject_increasing_steps
 from pinnarena.search_space import Choice, IntLog
 
 DEFAULT_MAX_PARAMS = 5000
@@ -209,6 +223,8 @@ def scale_by_self_scaled_broyden(
         descent = jnp.dot(direction, g) < 0
         H = jnp.where(descent, H, jnp.eye(n, dtype=x.dtype))
         direction = jnp.where(descent, direction, -g)
+        # first step (H_0 = I, no curvature pair yet): a trial step of length min(1, ‖g‖), module docstring
+        step_scale = jnp.where(state.count == 0, jnp.minimum(1.0, 1.0 / jnp.linalg.norm(g)), 1.0).astype(x.dtype)
         new_state = ScaleBySelfScaledBroydenState(
             count=state.count + 1,
             inv_hessian=H,
@@ -218,7 +234,7 @@ def scale_by_self_scaled_broyden(
             tau=jnp.where(ok, tau, jnp.ones_like(tau)).astype(x.dtype),
             phi=jnp.where(ok, phi, jnp.ones_like(phi)).astype(x.dtype),
         )
-        return unravel(direction), new_state
+        return unravel(step_scale * direction), new_state
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -228,11 +244,11 @@ def _alias(method, learning_rate, max_linesearch_steps, initial_scale, max_param
         base = optax.identity()
     else:
         base = optax.scale_by_learning_rate(learning_rate, flip_sign=False)
-    return optax.chain(
+    return reject_increasing_steps(optax.chain(
         scale_by_self_scaled_broyden(method, initial_scale=initial_scale, max_params=max_params),
         base,
         optax.scale_by_zoom_linesearch(max_linesearch_steps=max_linesearch_steps, initial_guess_strategy="one"),
-    )
+    ))
 
 
 @register("bfgs", family="quasi-newton", line_search=True, dense=True,

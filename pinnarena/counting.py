@@ -17,3 +17,10 @@ def linesearch_evals(state) -> jnp.ndarray:
         return jnp.zeros([], jnp.int32)
     path, value = min(found, key=lambda pv: len(pv[0]))
     return jnp.asarray(value, jnp.int32)
+
+
+def rejected_steps(state) -> int | None:
+    """Updates rejected by ``optimizers/_monotone.py``'s safeguard (its ``num_rejected`` fields,
+    summed: a switching optimizer may hold two), or None when the optimizer has none."""
+    found = otu.tree_get_all_with_path(state, "num_rejected")
+    return int(sum(int(v) for _, v in found)) if found else None

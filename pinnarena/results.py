@@ -74,6 +74,9 @@ SUMMARY_SCHEMA = pa.schema([
     ("regime_cancellation_median", pa.float64()),
     ("regime_conflict_pair_share_median", pa.float64()),
     # the budget every method of a comparison shares: steps (a cap) and train seconds on a clock
+    # updates whose line search found no decrease, rejected with a restart (optimizers/_monotone.py);
+    # null for optimizers without that safeguard
+    ("linesearch_rejections", pa.int64()),
     ("budget_steps", pa.int64()),
     ("budget_seconds", pa.float64()),
     ("budget_clock", pa.string()),  # wall | cpu (null without a time budget)

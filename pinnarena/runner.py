@@ -16,6 +16,7 @@ import pandas as pd
 
 import pinnarena
 from pinnarena.affinity import cpu_threads
+from pinnarena.counting import rejected_steps
 from pinnarena.cpu_model import cpu_model
 from pinnarena.config import RunConfig
 from pinnarena.results import git_commit, summary_table, write_parquet_atomic
@@ -95,6 +96,7 @@ def _finished_row(cfg: RunConfig, res) -> dict:
         unknowns_error={k: abs(v - truth[k]) / max(abs(truth[k]), 1e-300) for k, v in unknowns.items() if k in truth},
         n_params=res.n_params,
         n_net_params=res.n_net_params,
+        linesearch_rejections=rejected_steps(res.carry.opt_state),
     )
     row["rel_l2_sets"] = _eval_sets(cfg, res)
     row.update(res.extra)

@@ -172,6 +172,9 @@ def test_update_matches_numpy_transcription(method, x64):
         alphas.append(float(otu.tree_get(s, "learning_rate")))
         taus.append(float(otu.tree_get(s, "tau")))
         phis.append(float(otu.tree_get(s, "phi")))
+    # the first direction (H_0 = I) is scaled to length min(1, ‖g_0‖) before the line search; the
+    # paper's α_0 is the step along -H_0 g_0 itself
+    alphas[0] *= min(1.0, 1.0 / np.linalg.norm(gs[0]))
     H = np.eye(4)
     for k in range(1, 6):
         H, tau, phi = paper_update(H, xs[k] - xs[k - 1], gs[k] - gs[k - 1], gs[k - 1], alphas[k - 1], 4, method,
