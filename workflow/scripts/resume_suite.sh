@@ -2,7 +2,9 @@
 # Resume a long published suite (default config/cpu.yaml) in the background, as a session that
 # starts on a fresh machine needs to:
 #
-#   workflow/scripts/resume_suite.sh [CONFIG]        # logs in $PINNARENA_LOGS (default ../logs)
+#   workflow/scripts/resume_suite.sh [CONFIG] [SNAKEMAKE OPTIONS…]   # logs in $PINNARENA_LOGS (default ../logs)
+#
+# e.g. `resume_suite.sh config/cpu.yaml --prioritize FILE…` runs FILE… (and what they need) first.
 #
 # 1. The jobs run from a clean worktree of HEAD (default ../suite-run), so every row records a
 #    commit that is not dirty while the checkout itself is edited; results go into the
@@ -13,6 +15,7 @@
 #    cells every 10 minutes. Stop both with: pkill -f "snakemake --cores"; pkill -f commit_finished
 set -euo pipefail
 cfg=${1:-config/cpu.yaml}
+shift || true
 root=$(git rev-parse --show-toplevel)
 cd "$root"
 results=$(python -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1])).get('results', 'results'))" "$cfg")
@@ -28,7 +31,7 @@ python workflow/scripts/withdraw_foreign.py "$cfg" --results "$root/$results"
 args=(--cores "${PINNARENA_CORES:-all}" --configfile "$cfg" --config "results=$root/$results" "report=$root/$report")
 (cd "$wt" && PYTHONPATH="$wt" snakemake --unlock "${args[@]}" >/dev/null 2>&1 || true)
 stamp=$(date +%Y%m%dT%H%M)
-(cd "$wt" && PYTHONPATH="$wt" nohup snakemake "${args[@]}" --rerun-incomplete --keep-going \
+(cd "$wt" && PYTHONPATH="$wt" nohup snakemake "${args[@]}" --rerun-incomplete --keep-going "$@" \
     > "$logs/suite-$stamp.log" 2>&1 &)
 nohup python workflow/scripts/commit_finished.py "$results" --every 600 > "$logs/commit-$stamp.log" 2>&1 &
 echo "suite running from $wt ($(git rev-parse --short HEAD)); logs: $logs/suite-$stamp.log, $logs/commit-$stamp.log"
