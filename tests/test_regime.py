@@ -345,3 +345,20 @@ def test_training_rows_give_their_cosines_and_a_nan_row_is_skipped():
     nan_row = {k: (math.nan if k.startswith("cos_") else v) for k, v in row.items()}
     got, stats = classify([regime.row_cosines(row), regime.row_cosines(nan_row)], [1.0, 1.0])
     assert got == "persistent-conflict" and stats["profile_points"] == 1 and stats["n_losses"] == 3
+
+
+def test_the_report_counts_the_diagnostic_first_runs_when_there_are_any():
+    """The report's regime table is the paper's measurement (auto's dense profile) where the
+    results have auto runs; the coarser curves of the `none` runs count only without them."""
+    from pinnarena.report.tables import regime_counts, regime_sources
+
+    s, c = _results()
+    assert regime_sources(s)[0] == ("auto",)
+    t = regime_counts(s, c)
+    assert t[list(regime.REGIMES)].to_numpy().sum() == 1  # run b alone
+    assert t.iloc[0]["kind"] == "inverse" and t.iloc[0]["dominant"] == "magnitude-imbalance"
+    no_auto = s[s["remedy"] != "auto"]
+    assert regime_sources(no_auto)[0] == ("none", "auto")
+    assert regime_counts(no_auto, c)[list(regime.REGIMES)].to_numpy().sum() == 5  # a, c, d, e, f
+    tuning_only = s.assign(study=np.where(s["remedy"] == "auto", "tuning", s["study"]))
+    assert regime_sources(tuning_only)[0] == ("none", "auto")  # tuning trials are not held-out runs

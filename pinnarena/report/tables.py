@@ -220,19 +220,28 @@ PAPER_REGIME = ("multi-physics K = 5, 6 and inverse K = 3: magnitude imbalance d
                 "(Kim & N'guessan, arXiv 2605.10136)")
 
 
-def regime_counts(summaries: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame | None:
-    """The regime table by problem kind and K: ``pinnarena.regime.regime_table`` when that module
-    exists, else counts of the summaries' ``regime`` column (one count per run)."""
-    try:
-        from pinnarena.regime import regime_table  # noqa: PLC0415
+def regime_sources(summaries: pd.DataFrame) -> tuple[tuple[str, ...], str]:
+    """Which runs the regime table counts, and how to say so: the diagnostic-first (``auto``)
+    runs when the results have any (their curves sample the paper's profile, every
+    ``profile_every`` steps of the first ``profile_steps``, with the run's own optimizer),
+    else every run that starts unmodified (remedies ``none`` and ``auto``), whose curves sample
+    the profile window only at the evaluation cadence."""
+    held_out = summaries[summaries["study"].astype(str) != "tuning"] if "study" in summaries else summaries
+    if "remedy" in held_out and held_out["remedy"].astype(str).eq("auto").any():
+        return ("auto",), "the held-out runs of the diagnostic-first remedy (auto), classified from their profiles"
+    return ("none", "auto"), "every held-out run without a remedy, classified from its curves over the profile window"
 
-        t = regime_table(summaries, curves)
-        if isinstance(t, pd.DataFrame) and not t.empty:
-            return t.reset_index(drop=not any(n is not None for n in t.index.names))
-    except ImportError:
-        pass
-    except Exception:  # noqa: BLE001 - the other module's table must not break the report
-        pass
+
+def regime_counts(summaries: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame | None:
+    """The regime table by problem kind and K (``pinnarena.regime.regime_table`` over the runs of
+    :func:`regime_sources`), or, when no run's curves have a profile point, counts of the
+    summaries' ``regime`` column (one count per run); None when neither is there."""
+    from pinnarena.regime import regime_table  # noqa: PLC0415
+
+    if not summaries.empty and not curves.empty and {"grad_norm_ratio", "step"} <= set(curves.columns):
+        t = regime_table(summaries, curves, remedies=regime_sources(summaries)[0])
+        if not t.empty:
+            return t
     if summaries.empty or "regime" not in summaries or not summaries["regime"].notna().any():
         return None
     s = summaries.dropna(subset=["regime"])
@@ -267,5 +276,6 @@ def regime_section_table(ctx: Context) -> tuple[Table | None, str]:
             agree = "magnitude" in d
             said.append(f"{label}: most runs are {d} ({'agrees' if agree else 'disagrees'})")
     verdict = "; ".join(said)
+    runs = regime_sources(ctx.summaries)[1]
     return Table("Conflict regimes by problem kind and K", t, anchor="regimes",
-                 note=f"The paper: {PAPER_REGIME}. Measured here: {verdict}."), verdict
+                 note=f"Runs counted: {runs}. The paper: {PAPER_REGIME}. Measured here: {verdict}."), verdict
