@@ -144,6 +144,8 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
 
 
 def _coerce(name: str, value: Any, annotation: Any, default: Any) -> Any:
+    if value is None and "None" in str(annotation):  # an optional setting switched off (e.g. time_budget=null)
+        return None
     kind = type(default) if default is not None else None
     if kind is bool:
         if not isinstance(value, bool):

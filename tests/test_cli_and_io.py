@@ -65,6 +65,18 @@ def test_run_id_hashes_the_resolved_config():
     assert a.run_id != resolve("burgers", steps=10, sets={"model.width": 8}).run_id
 
 
+def test_an_optional_setting_can_be_switched_off_with_null():
+    """A suite's study can drop the defaults' time budget (config/cpu.yaml's step-budgeted
+    regimes study); settings that are not optional still refuse null."""
+    budgeted = resolve("burgers", steps=10, sets={"time_budget": 10, "eval_seconds": 1.0})
+    off = resolve("burgers", steps=10, sets={**parse_sets(["time_budget=null", "eval_seconds=null"])})
+    assert (off.time_budget, off.eval_seconds) == (None, None)
+    assert off.run_id == resolve("burgers", steps=10).run_id != budgeted.run_id
+    for key in ("eval_every", "model.width"):
+        with pytest.raises(ValueError, match=f"{key} must be an integer, got None"):
+            resolve("burgers", steps=10, sets={key: None})
+
+
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
     path = tmp_path / "summary.parquet"
     write_parquet_atomic(pd.DataFrame({"a": [1]}), path)

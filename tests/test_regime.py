@@ -347,18 +347,31 @@ def test_training_rows_give_their_cosines_and_a_nan_row_is_skipped():
     assert got == "persistent-conflict" and stats["profile_points"] == 1 and stats["n_losses"] == 3
 
 
-def test_the_report_counts_the_diagnostic_first_runs_when_there_are_any():
-    """The report's regime table is the paper's measurement (auto's dense profile) where the
-    results have auto runs; the coarser curves of the `none` runs count only without them."""
-    from pinnarena.report.tables import regime_counts, regime_sources
+def test_the_report_counts_the_runs_that_profile_like_the_paper():
+    """The report's regime table is the paper's measurement where the results have it (runs whose
+    curves sample the whole 1000-step window, every 10 steps here), else the auto runs, else
+    every unmodified run; claim (c) takes each problem's regime from the same runs."""
+    from pinnarena.report.tables import problem_regimes, regime_counts, regime_sources
 
-    s, c = _results()
-    assert regime_sources(s)[0] == ("auto",)
+    s, c = _results()  # profiles sampled every 100 steps: not the paper's density
+    runs, said, paper = regime_sources(s, c)
+    assert list(runs["run_id"]) == ["b"] and "auto" in said and not paper
     t = regime_counts(s, c)
     assert t[list(regime.REGIMES)].to_numpy().sum() == 1  # run b alone
     assert t.iloc[0]["kind"] == "inverse" and t.iloc[0]["dominant"] == "magnitude-imbalance"
     no_auto = s[s["remedy"] != "auto"]
-    assert regime_sources(no_auto)[0] == ("none", "auto")
-    assert regime_counts(no_auto, c)[list(regime.REGIMES)].to_numpy().sum() == 5  # a, c, d, e, f
+    assert sorted(regime_sources(no_auto, c)[0]["run_id"]) == list("acdef")
     tuning_only = s.assign(study=np.where(s["remedy"] == "auto", "tuning", s["study"]))
-    assert regime_sources(tuning_only)[0] == ("none", "auto")  # tuning trials are not held-out runs
+    assert "b" not in set(regime_sources(tuning_only, c)[0]["run_id"])  # tuning trials are not held-out runs
+
+    dense = _run("p", "fw3", "forward", orthogonal, 3, list(range(0, 1101, 10)), study="regimes")
+    s2, c2 = pd.concat([s, pd.DataFrame([dense[0]])]), pd.concat([c, pd.DataFrame(dense[1])])
+    runs, said, paper = regime_sources(s2, c2)
+    assert list(runs["run_id"]) == ["p"] and "whole 1000-step profile" in said and paper
+    t = regime_counts(s2, c2)
+    assert len(t) == 1 and t.iloc[0]["low-conflict"] == 1
+    reg, said = problem_regimes(s2, c2)
+    assert reg.to_dict() == {"fw3": "low-conflict"}
+    short = _run("q", "fw3", "forward", orthogonal, 3, list(range(0, 901, 10)))  # dense, but ends at 900
+    s3, c3 = pd.concat([s, pd.DataFrame([short[0]])]), pd.concat([c, pd.DataFrame(short[1])])
+    assert list(regime_sources(s3, c3)[0]["run_id"]) == ["b"]

@@ -275,11 +275,12 @@ _PREDICTED = {"persistent-conflict": ("adapter", "surgery"), "magnitude-imbalanc
 
 def _claim_regime(ctx: Context) -> tuple[Finding, Table | None]:
     title = "Claim (c): the measured conflict regime predicts which remedy helps (arXiv 2605.10136)"
-    s = ctx.summaries
-    if s.empty or "regime" not in s or not s["regime"].notna().any():
-        return Finding(title, "Not enough data: no run measured a conflict regime (remedy auto).", "claim-regime",
+    from .tables import problem_regimes
+
+    reg, source = problem_regimes(ctx.summaries, ctx.curves)
+    if reg.empty:
+        return Finding(title, "Not enough data: no run measured a conflict regime.", "claim-regime",
                        "not enough data"), None
-    reg = s.dropna(subset=["regime"]).groupby("problem")["regime"].agg(lambda x: x.astype(str).value_counts().index[0])
     rows = []
     for (study, prob), g in ctx.board.groupby(["study", "problem"], sort=True):
         if prob not in reg.index:
@@ -322,5 +323,5 @@ def _claim_regime(ctx: Context) -> tuple[Finding, Table | None]:
     return (Finding(title, txt, "claim-regime", verdict),
             Table("Evidence for claim (c): regime against the best remedy", df,
                   {"chance": _pct, "auto / best error": lambda x: f"{x:.3g}"}, "claim-regime",
-                  "Regime: the most common one over the problem's auto runs; best remedy by median final error.",
+                  f"Regime: the most common one over {source}; best remedy by median final error.",
                   collapsed=len(df) > 40))
