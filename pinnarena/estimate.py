@@ -18,6 +18,11 @@ single-core job per core. ``--calibrate RESULTS`` measures both overheads on the
 has written on this machine (medians of build + compilation + evaluation seconds, plus any
 overrun of the budget), since they depend on the CPU: ≈ 15 s a trial on the first machine of the
 CPU suite, 4-6 s on a Zen 5 EPYC (session 8).
+
+A step-budgeted study inside such a CPU suite (config/cpu.yaml's regimes study: exactly 1000
+Adam steps) is estimated from the seconds a step took in the calibration rows (median CPU
+seconds per step of the same problem and optimizer on this CPU model) plus the per-run and
+per-job costs; without ``--calibrate`` (or without such rows) it is listed as not estimated.
 """
 from __future__ import annotations
 
@@ -43,6 +48,8 @@ HELD_OUT_OVERHEAD_S = 4.0
 # measured from the snakemake log against the rows' seconds on the Zen 5 EPYC, session 8:
 # median 3.2 s a tuning job, 2.1 s a held-out job.
 JOB_OVERHEAD_S = 3.0
+# CPU seconds a step, by (problem, optimizer), measured by calibrate() on this CPU model's rows.
+STEP_SECONDS: dict[tuple[str, str], float] = {}
 
 
 def calibrate(results) -> tuple[float, float, int]:
@@ -63,6 +70,10 @@ def calibrate(results) -> tuple[float, float, int]:
     over = (rows["setup_seconds"] + rows["compile_seconds"] + rows["eval_seconds"]
             + (rows["train_cpu_seconds"] - rows["budget_seconds"]).clip(lower=0))
     trial = rows["study"] == "tuning"
+    if {"steps_done", "problem", "optimizer"} <= set(rows.columns):
+        ran = rows[rows["steps_done"] > 0]
+        per_step = (ran["train_cpu_seconds"] / ran["steps_done"]).groupby([ran["problem"], ran["optimizer"]]).median()
+        STEP_SECONDS.update({k: float(v) for k, v in per_step.items()})
     med = lambda s, default: float(s.median()) if len(s) else default  # noqa: E731
     return med(over[trial], PROGRAM_OVERHEAD_S), med(over[~trial], HELD_OUT_OVERHEAD_S), len(rows)
 
@@ -87,6 +98,23 @@ def _time_budgeted(config: dict, name: str, jobs: list[dict]) -> dict:
     return {"study": name, "runs": runs, "steps": s["steps"], "core_hours": seconds / 3600.0, "programs": programs}
 
 
+def _step_budgeted_cpu(config: dict, name: str, jobs: list[dict]) -> dict:
+    """Core-hours of a step-budgeted study in a CPU suite, from the calibrated seconds a step
+    (``STEP_SECONDS``); ``core_hours`` is None when a (problem, optimizer) has no measured rate."""
+    from pinnarena import suite
+
+    s = suite.study(config, name)
+    cells = {(j["problem"], j["optimizer"], j["remedy"]) for j in jobs}
+    missing = sorted({(p, o) for p, o, _ in cells if (p, o) not in STEP_SECONDS})
+    runs = len(cells) * len(s.get("seeds", [0]))
+    if missing:
+        return {"study": name, "runs": runs, "steps": s["steps"], "core_hours": None, "per_step": True,
+                "missing": missing}
+    seconds = sum(len(s.get("seeds", [0])) * (s["steps"] * STEP_SECONDS[(p, o)] + HELD_OUT_OVERHEAD_S) + JOB_OVERHEAD_S
+                  for p, o, _ in cells)
+    return {"study": name, "runs": runs, "steps": s["steps"], "core_hours": seconds / 3600.0, "per_step": True}
+
+
 def estimate(config: dict) -> list[dict]:
     """Runs and estimated H100 hours per study (of the ``select``-ed jobs, pinnarena/suite.py)."""
     from pinnarena import problems, suite
@@ -94,11 +122,15 @@ def estimate(config: dict) -> list[dict]:
     by_study: dict[str, list[dict]] = {}
     for j in suite.jobs(config):
         by_study.setdefault(j["study"], []).append(j)
+    cpu_suite = any(suite.study(config, name)["set"].get("time_budget") is not None for name in by_study)
     rows = []
     for name, jobs in by_study.items():
         s = suite.study(config, name)
         if s["set"].get("time_budget") is not None:
             rows.append(_time_budgeted(config, name, jobs))
+            continue
+        if cpu_suite:
+            rows.append(_step_budgeted_cpu(config, name, jobs))
             continue
         width, depth = s["set"].get("model.width", 64), s["set"].get("model.depth", 4)
         if s["set"].get("model.arch", "mlp") == "pirate":
@@ -135,10 +167,18 @@ def main(argv=None) -> int:
         config["select"] = yaml.safe_load(args.select)
     rows = estimate(config)
     gpu = [r for r in rows if "gpu_hours" in r]
-    cpu = [r for r in rows if "core_hours" in r]
+    cpu = [r for r in rows if r.get("core_hours") is not None]
+    for r in rows:
+        if "core_hours" in r and r["core_hours"] is None:
+            print(f"{r['study']:<16} {r['runs']:>6} runs × {r['steps']} steps: not estimated (no measured seconds a "
+                  f"step for {', '.join('/'.join(m) for m in r['missing'][:3])}…; run with --calibrate RESULTS)")
     for r in gpu:
         print(f"{r['study']:<16} {r['runs']:>6} runs × {r['steps']:>7} steps  ≈ {r['gpu_hours']:8.1f} GPU hours (H100)")
     for r in cpu:
+        if r.get("per_step"):
+            print(f"{r['study']:<16} {r['runs']:>6} runs × {r['steps']} steps ≈ {r['core_hours']:6.2f} core-hours "
+                  f"(calibrated seconds a step + {HELD_OUT_OVERHEAD_S:.1f} s a run)")
+            continue
         print(f"{r['study']:<16} {r['runs']:>6} runs (trials included) in {r['programs']} programs "
               f"≈ {r['core_hours']:6.2f} core-hours (time budgets + {PROGRAM_OVERHEAD_S:.1f} s a trial, "
               f"{HELD_OUT_OVERHEAD_S:.1f} s a held-out run, {JOB_OVERHEAD_S:.1f} s a job)")

@@ -57,3 +57,23 @@ def test_the_command_prints_the_calibrated_overheads(tmp_path, capsys, monkeypat
     assert estimate.main([str(cfg), "--calibrate", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "calibrated on 12 rows" in out and "7.0 s a trial, 3.0 s a held-out run" in out
+
+
+def test_a_step_budgeted_study_in_a_cpu_suite_costs_its_calibrated_steps(tmp_path, monkeypatch, capsys):
+    """config/cpu.yaml's regimes study (exactly 1000 steps, no time budget): estimated from the
+    seconds a step measured on this CPU, or said to be not estimated."""
+    cfg = _config(tmp_path)
+    cfg["studies"]["r"] = {"problems": ["poisson-2d-k1"], "optimizers": ["adam"], "remedies": ["none"], "steps": 1000,
+                           "tune": {}, "set": {"time_budget": None}, "problem_set": {}}
+    monkeypatch.setattr(estimate, "STEP_SECONDS", {})
+    rows = {r["study"]: r for r in estimate.estimate(cfg)}
+    assert rows["r"]["core_hours"] is None and rows["r"]["missing"] == [("poisson-2d-k1", "adam")]
+    monkeypatch.setattr(estimate, "STEP_SECONDS", {("poisson-2d-k1", "adam"): 0.02})
+    rows = {r["study"]: r for r in estimate.estimate(cfg)}
+    want = 3 * (1000 * 0.02 + estimate.HELD_OUT_OVERHEAD_S) + estimate.JOB_OVERHEAD_S
+    assert rows["r"]["core_hours"] == pytest.approx(want / 3600) and rows["r"]["runs"] == 3
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    monkeypatch.setattr(estimate, "STEP_SECONDS", {})
+    assert estimate.main([str(path)]) == 0
+    assert "not estimated" in capsys.readouterr().out
