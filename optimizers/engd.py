@@ -28,6 +28,14 @@ is the Gauss–Newton step (exact for a linear least-squares problem), which onl
 :math:`\lambda = \text{damping}\cdot\operatorname{tr}(G)/n`. The pseudo-inverse cuts eigenvalues
 below ``rcond`` times the largest (default: n × machine epsilon).
 
+When no grid point lowers the loss (:math:`\eta = 0`) the next step would repeat the same
+search from the same point, for the rest of the run (the CPU suite saw ENGD stay at its initial
+loss on poisson-2d-k4 and on burgers trials). As in Levenberg–Marquardt (Marquardt 1963), a
+failed step multiplies the damping by ``FAIL_FACTOR`` = 10 for the next one (the pseudo-inverse's
+cut-off ``rcond`` instead, when ``damping`` is 0), and a step that moves divides it by 10, never
+below the set value: a run whose steps all move is unchanged. The paper does not say what to do
+when the grid fails.
+
 Every grid point costs one objective evaluation and is reported in the state's
 ``num_linesearch_steps`` (the training loop counts each as a function and a gradient
 evaluation; the gradient count is therefore an over-count for ENGD). Dense n × n: refuses more
@@ -63,10 +71,14 @@ from pinnarena.optimizers.quasi_newton import DEFAULT_MAX_PARAMS, check_max_para
 from pinnarena.search_space import Log
 
 
+FAIL_FACTOR = 10.0  # the damping (or rcond) × this after a step whose grid found no decrease
+
+
 class ENGDState(NamedTuple):
     count: jax.Array
     step_size: jax.Array  # η chosen at the last update
     num_linesearch_steps: jax.Array
+    boost: jax.Array  # FAIL_FACTOR^(failed steps, less successes), ≥ 1: multiplies damping (or rcond)
 
 
 def scale_by_engd(*, damping: float = 0.0, rcond=None, n_grid: int = 31,
@@ -91,7 +103,8 @@ def scale_by_engd(*, damping: float = 0.0, rcond=None, n_grid: int = 31,
     def init_fn(params):
         flat, _ = ravel_pytree(params)
         check_max_params("engd", flat.shape[0], max_params)
-        return ENGDState(jnp.zeros([], jnp.int32), jnp.zeros([], flat.dtype), jnp.zeros([], jnp.int32))
+        return ENGDState(jnp.zeros([], jnp.int32), jnp.zeros([], flat.dtype), jnp.zeros([], jnp.int32),
+                         jnp.ones([], flat.dtype))
 
     def update_fn(updates, state, params, *, residual_fn=None, residual_jacobian_fn=None, value_fn=None,
                   value=None, **extra):
@@ -111,11 +124,13 @@ def scale_by_engd(*, damping: float = 0.0, rcond=None, n_grid: int = 31,
         J = J.astype(x.dtype)
         G = 2.0 * J.T @ J
         w, V = curvature.psd_eigh(G)
+        boost = state.boost.astype(x.dtype)
         if damping > 0:
-            lam = damping * jnp.sum(w) / n
+            lam = damping * boost * jnp.sum(w) / n
             d = -curvature.damped_apply(w, V, g, lam + jnp.finfo(x.dtype).tiny)
         else:
-            d = -curvature.pinv_apply(w, V, g, rcond)
+            cut = (n * jnp.finfo(x.dtype).eps if rcond is None else rcond) * boost
+            d = -curvature.pinv_apply(w, V, g, cut)
         if value_fn is not None:
             f = lambda z: value_fn(unravel(z))
         elif residual_fn is not None:
@@ -130,7 +145,9 @@ def scale_by_engd(*, damping: float = 0.0, rcond=None, n_grid: int = 31,
         eta = jnp.where(losses[best] < f0, etas[best], 0.0)
         step = eta * d
         step = jnp.where(jnp.all(jnp.isfinite(step)), step, 0.0 * step)
-        return unravel_u(step), ENGDState(state.count + 1, eta, jnp.asarray(n_grid, jnp.int32))
+        moved = eta > 0
+        boost = jnp.where(moved, jnp.maximum(boost / FAIL_FACTOR, 1.0), boost * FAIL_FACTOR)
+        return unravel_u(step), ENGDState(state.count + 1, eta, jnp.asarray(n_grid, jnp.int32), boost)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 

@@ -105,3 +105,60 @@ def test_every_zoom_line_search_optimizer_is_wrapped():
             assert has(state, RejectIncreasingStepsState), f"{name} uses the zoom line search unguarded"
             checked.append(name)
     assert {"bfgs", "ssbfgs", "ssbroyden", "lbfgs", "adam-lbfgs", "adam-ssbroyden", "soap-ssbroyden"} <= set(checked)
+
+
+# -- damped second-order methods: a failed search is not repeated from the same point -----------
+
+def stiff_residuals(p):
+    """r = (p0 − 1, 1e-3 p1 + 1 + p1²): J's second singular value is 1e-3, so a barely damped
+    Gauss–Newton / ENGD direction moves p1 by ~1000 and no trial step of 1, 1/2, 1/4 lowers f."""
+    return jnp.stack([p[0] - 1.0, 1e-3 * p[1] + 1.0 + p[1] ** 2])
+
+
+def stiff(p):
+    return jnp.sum(stiff_residuals(p) ** 2)
+
+
+@pytest.mark.parametrize("name, hp", [("gauss-newton", {"damping": 1e-12, "max_linesearch_steps": 3}),
+                                      ("engd", {"damping": 1e-12, "n_grid": 3})])
+def test_a_failed_damped_step_raises_the_damping_and_the_run_moves_on(name, hp):
+    """Levenberg–Marquardt's rule on the damped methods with a line search (optimizers/newton.py,
+    optimizers/engd.py): with a fixed damping the first search fails and every later one repeats
+    it from the same point (f stays 2 for the whole run)."""
+    tx = make(name, **hp)
+    p = jnp.zeros(2)
+    state = tx.init(p)
+
+    @jax.jit
+    def step(p, state):
+        v, g = jax.value_and_grad(stiff)(p)
+        u, state = tx.update(g, state, p, value=v, grad=g, value_fn=stiff, residual_fn=stiff_residuals)
+        return optax.apply_updates(p, u), state
+
+    p1, s1 = step(p, state)
+    assert float(stiff(p1)) == 2.0  # the first search fails: no step...
+    raised = s1.damping if name == "gauss-newton" else s1.boost
+    assert float(raised) == pytest.approx(10 * (1e-12 if name == "gauss-newton" else 1.0))  # ...more damping
+    values = [2.0]
+    p, state = p1, s1
+    for _ in range(30):
+        p, state = step(p, state)
+        values.append(float(stiff(p)))
+    assert np.all(np.diff(values) <= 0) and values[-1] < 0.55 * values[0]
+
+
+@pytest.mark.parametrize("name", ["gauss-newton", "engd"])
+def test_the_damping_returns_to_its_set_value_after_successes(name):
+    """A successful step leaves the damping at its set value (a run without failed searches is
+    the same as before the rule; tests/test_training_golden.py checks that bit for bit). Here one
+    step solves the linear least-squares problem; later steps can only fail, at the minimum."""
+    A = jnp.array([[2.0, 0.3], [0.1, 1.0], [0.5, 0.5]])
+    res = lambda p: A @ p - jnp.array([1.0, 2.0, 0.5])  # noqa: E731
+    f = lambda p: jnp.sum(res(p) ** 2)  # noqa: E731
+    tx = make(name, damping=1e-6)
+    p, state = jnp.zeros(2), tx.init(jnp.zeros(2))
+    v, g = jax.value_and_grad(f)(p)
+    u, state = tx.update(g, state, p, value=v, grad=g, value_fn=f, residual_fn=res)
+    best = jnp.linalg.lstsq(A, jnp.array([1.0, 2.0, 0.5]))[0]
+    assert float(f(optax.apply_updates(p, u))) == pytest.approx(float(f(best)), rel=1e-4)
+    assert float(state.damping if name == "gauss-newton" else state.boost) == (1e-6 if name == "gauss-newton" else 1.0)
