@@ -375,3 +375,21 @@ def test_the_report_counts_the_runs_that_profile_like_the_paper():
     short = _run("q", "fw3", "forward", orthogonal, 3, list(range(0, 901, 10)))  # dense, but ends at 900
     s3, c3 = pd.concat([s, pd.DataFrame([short[0]])]), pd.concat([c, pd.DataFrame(short[1])])
     assert list(regime_sources(s3, c3)[0]["run_id"]) == ["b"]
+
+
+def test_the_regime_note_judges_each_of_the_papers_cases_on_its_own():
+    """Multi-physics K = 5 and K = 6 are separate verdicts (the CPU suite: K = 6 agrees with the
+    paper, K = 5 does not); a tie over their union would hide that."""
+    from types import SimpleNamespace
+
+    from pinnarena.report.tables import regime_section_table
+
+    steps = list(range(0, 1101, 10))
+    runs = [_run("k5", "mp5", "multiphysics", simplex, 5, steps, loss_names=list("pqrst"), study="regimes"),
+            _run("k6", "mp6", "multiphysics", dominant, 6, steps, loss_names=list("pqrstu"), study="regimes")]
+    s = pd.DataFrame([r for r, _ in runs])
+    c = pd.DataFrame([row for _, rows in runs for row in rows])
+    _, verdict = regime_section_table(SimpleNamespace(summaries=s, curves=c))  # it reads only these
+    assert "multi-physics K = 5: most runs are persistent-conflict (disagrees)" in verdict
+    assert "multi-physics K = 6: most runs are magnitude-imbalance (agrees)" in verdict
+    assert "inverse K = 3: not measured here" in verdict
