@@ -271,6 +271,10 @@ def regime_counts(summaries: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame
     return t
 
 
+def _most_common_by_problem(runs: pd.DataFrame) -> pd.Series:
+    return runs.groupby("problem")["regime"].agg(lambda x: x.astype(str).value_counts().index[0])
+
+
 def problem_regimes(summaries: pd.DataFrame, curves: pd.DataFrame) -> tuple[pd.Series, str]:
     """Each problem's most common regime over the runs of :func:`regime_sources` (classified from
     their curves), else over the summaries' ``regime`` column (auto's own classification); with a
@@ -282,12 +286,10 @@ def problem_regimes(summaries: pd.DataFrame, curves: pd.DataFrame) -> tuple[pd.S
         r = run_regimes(runs, curves, remedies=None) if not runs.empty and (paper or "regime" not in summaries) \
             else pd.DataFrame()
         if not r.empty:
-            return r.groupby("problem")["regime"].agg(lambda x: x.astype(str).value_counts().index[0]), said
+            return _most_common_by_problem(r), said
     if summaries.empty or "regime" not in summaries or not summaries["regime"].notna().any():
         return pd.Series(dtype=object), "no run measured a regime"
-    s = summaries.dropna(subset=["regime"])
-    return s.groupby("problem")["regime"].agg(lambda x: x.astype(str).value_counts().index[0]), \
-        "the auto runs' own classification"
+    return _most_common_by_problem(summaries.dropna(subset=["regime"])), "the auto runs' own classification"
 
 
 def _dominant(t: pd.DataFrame, kind: str, ks) -> str | None:
