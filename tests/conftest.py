@@ -1,8 +1,19 @@
 """Shared fixtures: tiny run settings that keep every training test to a few seconds on a CPU."""
 from __future__ import annotations
 
-import jax
-import pytest
+import os
+
+# XLA's backend optimisation is lowered for the tests, as in the smoke suite: at test size
+# compilation, not execution, is the cost (30 % of the PirateNet tests' time on 2 cores). Set
+# before jax starts its backend, so every xdist worker and every subprocess (snakemake, pinnarena)
+# inherits it. Checks of stored arithmetic run with the user's own flags: `default_xla_env`.
+ORIGINAL_XLA_FLAGS = os.environ.get("XLA_FLAGS")
+LOWERED = "--xla_backend_optimization_level=0"
+if LOWERED not in (ORIGINAL_XLA_FLAGS or ""):
+    os.environ["XLA_FLAGS"] = f"{ORIGINAL_XLA_FLAGS or ''} {LOWERED}".strip()
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
 
 TINY = {"model.width": 16, "model.depth": 2, "eval_every": 50, "points_scale": 0.125}
 
@@ -18,8 +29,18 @@ def _compilation_cache(tmp_path_factory):
     where = (root.parent if root.name.startswith("popen-gw") else root) / "jax-cache"
     where.mkdir(exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(where))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # eager operations too
     yield where
+
+
+def default_xla_env(**extra) -> dict:
+    """os.environ with the XLA flags the test session started with (not the lowered level):
+    for subprocesses whose numbers are compared with numbers stored by a normal run."""
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    if ORIGINAL_XLA_FLAGS is not None:
+        env["XLA_FLAGS"] = ORIGINAL_XLA_FLAGS
+    env.update(extra)
+    return env
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import default_xla_env
 
 from pinnarena.config import RunConfig
 from pinnarena.cpu_model import cpu_model
@@ -46,7 +47,7 @@ def test_every_published_row_records_what_reproduces_it(rows):
 
 
 def _reproduce(row):
-    env = {k: v for k, v in os.environ.items() if k != "PINNARENA_PIN_CORE"}
+    env = {k: v for k, v in default_xla_env().items() if k != "PINNARENA_PIN_CORE"}  # the suite's XLA flags
     res = subprocess.run([sys.executable, "-m", "pinnarena", "reproduce", row["run_id"], "--from", str(PUBLISHED),
                           "--quiet"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
     lines = res.stdout.splitlines()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -121,6 +122,20 @@ def _diff(stored, new, rtol: float, path="") -> list[str]:
 
 
 @pytest.fixture(scope="module")
+def computed(tmp_path_factory):
+    """Every case, run in one subprocess with the session's own XLA flags: the stored numbers are
+    a normal run's, and the test session lowers XLA's optimisation level (conftest.py)."""
+    from conftest import default_xla_env  # not at import: `--print` runs this file without conftest
+
+    res = subprocess.run([sys.executable, __file__, "--print"], capture_output=True, text=True,
+                         cwd=Path(__file__).parent.parent, env=default_xla_env(PINNARENA_JAX_CACHE=str(tmp_path_factory.mktemp("golden-jax-cache")),
+                                             PINNARENA_JAX_CACHE_MIN_SECONDS="0"),
+                         timeout=1800)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout.splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
 def golden():
     """The stored environment matching this one (compared exactly), else the first (to CROSS_RTOL)."""
     if not GOLDEN.exists():
@@ -131,10 +146,11 @@ def golden():
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_training_matches_the_stored_summary(golden, name):
+def test_training_matches_the_stored_summary(golden, computed, name):
     env, rtol = golden
     assert name in env["cases"], f"case {name!r} is not in {GOLDEN.name}; regenerate it"
-    diffs = _diff(env["cases"][name], run_case(name), rtol)
+    assert computed["fingerprint"] == fingerprint()
+    diffs = _diff(env["cases"][name], computed["cases"][name], rtol)
     where = "bit for bit" if rtol == 0 else (f"to rtol {rtol} (stored on {env['fingerprint']}, "
                                              f"running on {fingerprint()})")
     assert not diffs, f"{name}: training changed ({where}):\n  " + "\n  ".join(diffs[:20])
@@ -167,8 +183,14 @@ def test_the_cases_cover_every_step_path():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--print"]:  # the test's subprocess: this environment's numbers, one JSON line
+        from pinnarena.cli import enable_compilation_cache
+
+        enable_compilation_cache()  # $PINNARENA_JAX_CACHE: the cases share their small programs
+        print(json.dumps({"fingerprint": fingerprint(), "cases": {n: run_case(n) for n in CASES}}))
+        sys.exit(0)
     if sys.argv[1:] != ["--write"]:
-        sys.exit(f"usage: python {sys.argv[0]} --write   (rewrites {GOLDEN})")
+        sys.exit(f"usage: python {sys.argv[0]} --write   (rewrites {GOLDEN}) | --print")
     GOLDEN.parent.mkdir(exist_ok=True)
     envs = json.loads(GOLDEN.read_text())["environments"] if GOLDEN.exists() else []
     envs = [e for e in envs if e["fingerprint"] != fingerprint()]
