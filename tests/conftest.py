@@ -7,7 +7,11 @@ import os
 # compilation, not execution, is the cost (30 % of the PirateNet tests' time on 2 cores). Set
 # before jax starts its backend, so every xdist worker and every subprocess (snakemake, pinnarena)
 # inherits it. Checks of stored arithmetic run with the user's own flags: `default_xla_env`.
-ORIGINAL_XLA_FLAGS = os.environ.get("XLA_FLAGS")
+# The controller process records the user's flags; xdist workers (started after this ran in the
+# controller, so with the lowered flags in XLA_FLAGS) read the record.
+_RECORD, _UNSET = "PINNARENA_TEST_USER_XLA_FLAGS", "<unset>"
+os.environ.setdefault(_RECORD, os.environ.get("XLA_FLAGS", _UNSET))
+ORIGINAL_XLA_FLAGS = None if os.environ[_RECORD] == _UNSET else os.environ[_RECORD]
 LOWERED = "--xla_backend_optimization_level=0"
 if LOWERED not in (ORIGINAL_XLA_FLAGS or ""):
     os.environ["XLA_FLAGS"] = f"{ORIGINAL_XLA_FLAGS or ''} {LOWERED}".strip()
@@ -36,7 +40,7 @@ def _compilation_cache(tmp_path_factory):
 def default_xla_env(**extra) -> dict:
     """os.environ with the XLA flags the test session started with (not the lowered level):
     for subprocesses whose numbers are compared with numbers stored by a normal run."""
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", _RECORD)}
     if ORIGINAL_XLA_FLAGS is not None:
         env["XLA_FLAGS"] = ORIGINAL_XLA_FLAGS
     env.update(extra)
