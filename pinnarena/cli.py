@@ -153,12 +153,24 @@ def _selection(paths) -> dict | None:
 
 
 def _finished(path: str, run_id: str) -> bool:
-    """Whether ``path`` holds the finished row of ``run_id`` (a trial kept for resuming)."""
+    """Whether ``path`` holds the finished row of ``run_id`` (a trial kept for resuming), written
+    by code with today's summary columns. A trial kept from older code (another schema, e.g.
+    before ``linesearch_rejections``, which came with a change to the line-search arithmetic) is
+    trained again: its row could not be concatenated with the new trials' anyway."""
     import os
 
     import pyarrow.parquet as pq
 
-    return os.path.exists(path) and pq.read_table(path, columns=["run_id"]).column(0).to_pylist() == [run_id]
+    from pinnarena.results import SUMMARY_SCHEMA
+
+    if not os.path.exists(path):
+        return False
+    table = pq.read_table(path)
+    if not table.schema.equals(SUMMARY_SCHEMA, check_metadata=False):
+        print(f"pinnarena tune: {path} was written with other summary columns (older code): training it again",
+              file=sys.stderr)
+        return False
+    return table.column("run_id").to_pylist() == [run_id]
 
 
 def _tune(args) -> int:

@@ -323,3 +323,21 @@ def test_hparams_from_names_a_tuned_study_of_the_suite():
         change(bad["studies"]["longer"])
         with pytest.raises(ValueError, match=needle):
             suite.hparams_source(bad, "longer")
+
+
+def test_a_kept_trial_from_older_code_is_trained_again(tmp_path):
+    """A killed `pinnarena tune` reuses its finished trials, but only rows with today's summary
+    columns: a trial kept from before a schema change (the CPU suite met one from before
+    `linesearch_rejections`) would not concatenate with the new rows, and its code is not today's."""
+    import pyarrow.parquet as pq
+
+    from pinnarena.cli import _finished
+    from pinnarena.results import summary_table
+
+    path = tmp_path / "trial-summary.parquet"
+    assert not _finished(str(path), "abc")  # nothing kept
+    table = summary_table({"run_id": "abc", "status": "ok"})
+    pq.write_table(table, path)
+    assert _finished(str(path), "abc") and not _finished(str(path), "other")
+    pq.write_table(table.drop(["linesearch_rejections"]), path)
+    assert not _finished(str(path), "abc")
