@@ -47,31 +47,16 @@ def _list(args) -> int:
 
 
 def enable_compilation_cache() -> None:
-    """JAX's persistent compilation cache in $PINNARENA_JAX_CACHE (default results/.jax-cache; 'off').
-
-    Programs that took at least $PINNARENA_JAX_CACHE_MIN_SECONDS (default 0.5) to compile are
-    stored. 0 stores every program, the small eager operations of setup and evaluation included:
-    at smoke size these cost more than training, and they are the same programs in every job of a
-    suite, so the next job reads them instead of compiling them. A cached executable is the one
-    XLA built for the same program and flags, so results are the same bits.
-    """
+    """JAX's persistent compilation cache in $PINNARENA_JAX_CACHE (default results/.jax-cache; 'off')."""
     import os
 
     where = os.environ.get("PINNARENA_JAX_CACHE", "results/.jax-cache")
     if where.lower() in ("off", "none", ""):
         return
-    raw = os.environ.get("PINNARENA_JAX_CACHE_MIN_SECONDS", "0.5")
-    try:
-        min_seconds = float(raw)
-    except ValueError:
-        min_seconds = -1.0
-    if not min_seconds >= 0:
-        raise SystemExit(f"PINNARENA_JAX_CACHE_MIN_SECONDS={raw!r}: expected a number of seconds >= 0 "
-                         "(0 caches every compiled program, the default 0.5 only slower ones)")
     import jax
 
     jax.config.update("jax_compilation_cache_dir", os.path.abspath(where))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", min_seconds)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def _named_sets(items, what: str) -> dict[str, dict]:
@@ -165,12 +150,11 @@ def _finished(path: str, run_id: str) -> bool:
 
     if not os.path.exists(path):
         return False
-    table = pq.read_table(path)
-    if not table.schema.equals(SUMMARY_SCHEMA, check_metadata=False):
+    if not pq.read_schema(path).equals(SUMMARY_SCHEMA, check_metadata=False):
         print(f"pinnarena tune: {path} was written with other summary columns (older code): training it again",
               file=sys.stderr)
         return False
-    return table.column("run_id").to_pylist() == [run_id]
+    return pq.read_table(path, columns=["run_id"]).column(0).to_pylist() == [run_id]
 
 
 def _tune(args) -> int:

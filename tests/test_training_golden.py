@@ -128,8 +128,7 @@ def computed(tmp_path_factory):
     from conftest import default_xla_env  # not at import: `--print` runs this file without conftest
 
     res = subprocess.run([sys.executable, __file__, "--print"], capture_output=True, text=True,
-                         cwd=Path(__file__).parent.parent, env=default_xla_env(PINNARENA_JAX_CACHE=str(tmp_path_factory.mktemp("golden-jax-cache")),
-                                             PINNARENA_JAX_CACHE_MIN_SECONDS="0"),
+                         cwd=Path(__file__).parent.parent, env=default_xla_env(GOLDEN_JAX_CACHE=str(tmp_path_factory.mktemp("golden-jax-cache"))),
                          timeout=1800)
     assert res.returncode == 0, res.stderr[-3000:]
     return json.loads(res.stdout.splitlines()[-1])
@@ -184,9 +183,12 @@ def test_the_cases_cover_every_step_path():
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--print"]:  # the test's subprocess: this environment's numbers, one JSON line
-        from pinnarena.cli import enable_compilation_cache
+        import os
 
-        enable_compilation_cache()  # $PINNARENA_JAX_CACHE: the cases share their small programs
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", os.environ["GOLDEN_JAX_CACHE"])  # the cases share programs
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
         print(json.dumps({"fingerprint": fingerprint(), "cases": {n: run_case(n) for n in CASES}}))
         sys.exit(0)
     if sys.argv[1:] != ["--write"]:
