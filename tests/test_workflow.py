@@ -140,6 +140,30 @@ def test_a_restored_snapshot_is_not_retrained_when_its_references_are_rebuilt(tm
     assert held_out == {"adam", "soap"}
 
 
+def test_resuming_a_checkout_does_not_rerun_the_jobs_it_finished(tmp_path):
+    """A finished job drops its reference input (run.smk, reference_unless_done). Under
+    snakemake's default rerun triggers that changed input set reran, after deleting them, every
+    job the checkout had finished; the default workflow profile (profiles/default) drops the
+    `input` trigger, so the README's plain command resumes without losing rows."""
+    cfg = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    cfg["studies"]["tiny"].update(problems=["burgers"], remedies=["none"], seeds=[0])
+    cfg["defaults"]["steps"] = 5
+    cfg["defaults"]["set"]["reference_tier"] = "smoke"
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    summary = tmp_path / "results" / "runs" / "tiny" / "burgers" / "adam" / "none" / "seed0" / "summary.parquet"
+    args = (str(summary), "--configfile", str(path), "--config", f"results={tmp_path}/results")
+    first = snakemake("--cores", "2", *args)  # the run alone (and its reference), not the report
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert (tmp_path / "results" / "references" / "burgers--smoke.npz").exists()  # the job had a reference input
+    again = snakemake("-n", *args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _dry_run_jobs(again) == [], again.stdout[-3000:]
+    # the profile is what holds it: without it snakemake reruns the finished job
+    bare = snakemake("-n", "--workflow-profile", "none", *args)
+    assert ("run_tiny", "problem=burgers, optimizer=adam, remedy=none") in _dry_run_jobs(bare), bare.stdout[-3000:]
+
+
 def test_half_finished_problems_of_another_cpu_model_are_withdrawn(tmp_path):
     sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
     from withdraw_foreign import withdraw
