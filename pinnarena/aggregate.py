@@ -16,7 +16,8 @@ are left out (the report shows them separately).
 - ``train_seconds_median``, ``grad_evals_median``, ``n_params`` and ``params_differ`` (the
   parameter count differs from the baseline ``adam + none`` on the same study and problem, or on
   the same problem in another study when the study has no baseline);
-- per-problem ``target`` (relative L2, see :mod:`pinnarena.scoring`) with its ``target_provenance``,
+- per-problem ``target`` (relative L2, see :mod:`pinnarena.scoring`) with its ``target_provenance``
+  and ``target_literature`` (the error the literature reports, NaN where the targets give none),
   and time-to-target from ``curves.parquet``: the first evaluation after step 0 (the untrained
   network does not count) with ``rel_l2 ≤ target``, in
   train seconds and in gradient evaluations, per seed; the group holds the median over seeds
@@ -207,6 +208,7 @@ def leaderboard(summaries: pd.DataFrame, curves: pd.DataFrame | None = None,
             n_params=int(g["n_params"].max()) if g["n_params"].notna().any() else -1,
             target=float(t["rel_l2"]) if t else float("nan"),
             target_provenance=str(t.get("provenance", "")) if t else "no target",
+            target_literature=float(t.get("literature", np.nan)) if t else float("nan"),
             ttt_seconds=float(np.median(g["ttt_seconds"].astype(float))),
             ttt_grad_evals=float(np.median(g["ttt_grad_evals"].astype(float))),
             target_hit_rate=float(np.isfinite(g["ttt_seconds"].astype(float)).mean()),

@@ -157,8 +157,13 @@ def baseline_targets(base_board: pd.DataFrame | None, base: pd.DataFrame, base_c
     if base_board is None or "target" not in base_board:
         base_board = leaderboard(base, base_curves)
     t = base_board.drop_duplicates("problem")
-    return {r.problem: {"rel_l2": float(r.target), "provenance": str(r.target_provenance)}
-            for r in t.itertuples() if np.isfinite(float(r.target))}
+    out = {r.problem: {"rel_l2": float(r.target), "provenance": str(r.target_provenance)}
+           for r in t.itertuples() if np.isfinite(float(r.target))}
+    if "target_literature" in t:  # boards written before the column have none
+        for r in t.itertuples():
+            if r.problem in out and np.isfinite(float(r.target_literature)):
+                out[r.problem]["literature"] = float(r.target_literature)
+    return out
 
 
 def combine(new: pd.DataFrame, new_curves: pd.DataFrame, base: pd.DataFrame, base_curves: pd.DataFrame,

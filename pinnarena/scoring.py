@@ -39,7 +39,9 @@ def load_targets(path: str | os.PathLike, suite: str | None = None) -> dict[str,
 
     Layout: ``targets: {problem: {rel_l2, provenance}}`` plus optional per-suite overrides
     ``suites: {suite: {problem: {rel_l2, provenance}}}`` that replace entries for that suite.
-    Every entry must have a positive ``rel_l2`` and a non-empty ``provenance``.
+    Every entry must have a positive ``rel_l2`` and a non-empty ``provenance``; an entry may add
+    ``literature``, the (positive) error the literature reports for the problem (the report's
+    best-accuracy finding measures the best cell against it; scoring uses ``rel_l2`` only).
     """
     import yaml
 
@@ -54,7 +56,15 @@ def load_targets(path: str | os.PathLike, suite: str | None = None) -> dict[str,
             raise ValueError(f"targets {path}: {prob}: rel_l2 must be positive")
         if not str(t.get("provenance", "")).strip():
             raise ValueError(f"targets {path}: {prob}: needs a provenance string")
+        unknown = set(t) - {"rel_l2", "provenance", "literature"}
+        if unknown:
+            raise ValueError(f"targets {path}: {prob}: unknown keys {sorted(unknown)} "
+                             "(accepted: rel_l2, provenance, literature)")
         out[prob] = {"rel_l2": float(t["rel_l2"]), "provenance": str(t["provenance"]).strip()}
+        if "literature" in t:
+            if not (float(t["literature"]) > 0):
+                raise ValueError(f"targets {path}: {prob}: literature must be a positive error")
+            out[prob]["literature"] = float(t["literature"])
     return out
 
 

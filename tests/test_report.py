@@ -298,6 +298,42 @@ def test_best_accuracy_per_problem_is_the_lowest_median_of_any_study(suite):
     assert f"{hit} of {len(table)} problems with a target reach it" in f.text
 
 
+def test_a_missed_literature_error_is_diagnosed_from_the_end_of_the_curves():
+    """A run still falling at the end misses for lack of budget, and the extrapolation is the
+    slope's; a run flat at the end does not."""
+    from pinnarena.report.accuracy import diagnosis, end_trend
+
+    t = np.linspace(0, 60, 61)
+    falling = pd.DataFrame({"run_id": "a", "train_cpu_seconds": t, "train_seconds": 2 * t,
+                            "rel_l2": 10.0 ** (-1 - t / 30)})  # 2 decades a minute, ends at 1e-3
+    flat = pd.DataFrame({"run_id": "b", "train_cpu_seconds": t, "train_seconds": t,
+                         "rel_l2": np.where(t < 30, 10.0 ** (-1 - t / 15), 1e-3)})
+    s_cpu = end_trend(falling, {"a": "train_cpu_seconds"})
+    assert s_cpu == pytest.approx(-2.0)
+    assert end_trend(falling, {"a": "train_seconds"}) == pytest.approx(-1.0)  # the clock is the budget's
+    assert end_trend(flat, {}) == pytest.approx(0.0, abs=1e-9)  # only the last half counts
+    d = diagnosis(1e-3, 1e-6, s_cpu, 60.0)
+    assert d.startswith("budget: 3.0 decades short") and "≈ 90 s more, 2× the budget" in d
+    assert diagnosis(1e-3, 1e-6, 0.0, 60.0).startswith("not the budget: 3.0 decades short and flat")
+    assert diagnosis(1e-7, 1e-6, np.nan, 60.0) == "reached"
+    assert end_trend(falling.head(2), {}) != end_trend(falling.head(2), {})  # too few points: NaN
+
+
+def test_the_best_accuracy_table_measures_against_the_literature(tmp_path):
+    s, c = make_results()
+    problem = sorted(s["problem"].unique())[0]
+    board = leaderboard(s, c, {problem: {"rel_l2": 1.0, "provenance": "unit", "literature": 1e-12}})
+    rep = build(board, s, c)
+    table = next(t for t in rep.tables() if t.anchor == "best-accuracy").data
+    row = table.set_index("problem").loc[problem]
+    assert row["literature"] == 1e-12 and row["× literature"] == pytest.approx(row["median rel. L2"] / 1e-12)
+    assert row["diagnosis"].startswith(("budget:", "not the budget:"))
+    others = table[table["problem"] != problem]
+    assert others["literature"].isna().all() and (others["diagnosis"].isna()).all()
+    f = next(f for f in rep.findings if f.title == "Best accuracy by problem")
+    assert "Against the error the literature reports, 0 of 1 reach it" in f.text and problem in f.text
+
+
 def test_seed_bands_stop_where_most_seeds_stop():
     from pinnarena.report.plots import _seed_band
 

@@ -162,3 +162,16 @@ def test_targets_file_loads_with_provenance(tmp_path):
     bad.write_text("targets:\n  burgers: {rel_l2: 0.5, provenance: x}\nsuites:\n  s: {burgers: {rel_l2: 0.1, provenance: y}}\n")
     assert load_targets(bad)["burgers"]["rel_l2"] == 0.5
     assert load_targets(bad, suite="s")["burgers"] == {"rel_l2": 0.1, "provenance": "y"}
+
+
+def test_targets_carry_the_literature_error_and_refuse_what_they_do_not_know(tmp_path):
+    cpu = load_targets(TARGETS, suite="cpu")
+    assert cpu["poisson-2d-k1"]["literature"] == 1e-6 and cpu["burgers-nu0.01"]["literature"] == 3.9e-7
+    assert all(v["literature"] < v["rel_l2"] for v in cpu.values() if "literature" in v)
+    f = tmp_path / "t.yaml"
+    f.write_text("targets:\n  burgers: {rel_l2: 0.5, provenance: x, literature: 0}\n")
+    with pytest.raises(ValueError, match="literature must be a positive"):
+        load_targets(f)
+    f.write_text("targets:\n  burgers: {rel_l2: 0.5, provenance: x, litterature: 1e-6}\n")
+    with pytest.raises(ValueError, match=r"unknown keys \['litterature'\].*accepted: rel_l2, provenance, literature"):
+        load_targets(f)

@@ -91,7 +91,7 @@ def _vs_baseline_table(ctx: Context, study: str) -> Table | None:
 _STANDARD = {"study", "problem", "optimizer", "remedy", "method", "family", "kind", "suite", "n_runs", "seeds",
              "failure_rate", "rel_l2_median", "rel_l2_q25", "rel_l2_q75", "rel_l2_iqr", "rel_l2_ci_low",
              "rel_l2_ci_high", "rel_l2_best", "train_seconds_median", "grad_evals_median", "n_params", "target",
-             "target_provenance", "ttt_seconds", "ttt_grad_evals", "target_hit_rate", "n_ok", "n_diverged",
+             "target_provenance", "target_literature", "ttt_seconds", "ttt_grad_evals", "target_hit_rate", "n_ok", "n_diverged",
              "n_timeout", "n_error", "params_differ", "cpu_models", "problem_cpu_models"}
 
 
