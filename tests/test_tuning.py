@@ -273,7 +273,9 @@ studies:
 def test_a_tuned_suite_selects_without_the_test_set_and_reports_held_out_seeds(tmp_path):
     (tmp_path / "c.yaml").write_text(TUNE_CONFIG)
     env = {**os.environ, "PINNARENA_JAX_CACHE": "off"}
-    res = subprocess.run([sys.executable, "-m", "snakemake", "--nolock", "--cores", "2", "--configfile",
+    # the leaderboard, not the report (tests/test_workflow.py renders a suite's report end to end)
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--nolock", "--cores", "2",
+                          f"{tmp_path}/results/leaderboard.parquet", "--configfile",
                           str(tmp_path / "c.yaml"), "--config", f"results={tmp_path}/results",
                           f"report={tmp_path}/report"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
