@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
@@ -96,7 +97,7 @@ def build(cfg: RunConfig) -> Setup:
                        num_losses=problem.n_losses)
     seed_state = _seed_initialiser(cfg, problem, model, dtype)
     params, buffers, batch, k_data = seed_state(cfg.seed)
-    flat, unravel = ravel_pytree(params)
+    flat, unravel = _ravel_shape(params)
     n = flat.shape[0]
     losses = LossAssembly(cfg, problem, model, remedy)
     chunk = make_chunk(cfg, optimizer, remedy, losses, unravel, flat.dtype)
@@ -106,20 +107,36 @@ def build(cfg: RunConfig) -> Setup:
 
     opt_init_c = jax.jit(optimizer.init)
     rem_state0 = jax.jit(lambda: remedies.init_state(remedy, losses.K, n))()
-    zero = jnp.zeros([], jnp.int32)
+    # constants are made on the host and device_put: an eager jnp.zeros / x - 1 compiles one small
+    # XLA program per shape (a second of setup per problem on a CPU), device_put compiles none
+    zero, minus_one = jax.device_put(np.zeros([], np.int32)), jax.device_put(np.full([], -1, np.int32))
 
     def carry_for(seed: int, state=None) -> Carry:
         """The initial carry of ``seed``, with the compiled initialisers of this setup."""
         params, buffers, batch, k_data = seed_state(seed) if state is None else state
-        no_update = jax.tree_util.tree_map(jnp.zeros_like, params)
+        no_update = jax.tree_util.tree_map(lambda a: jax.device_put(np.zeros(a.shape, a.dtype)), params)
         return Carry(params=params, opt_state=opt_init_c(params), rem_state=rem_state0, batch=batch, step=zero,
-                     grad_evals=zero, fun_evals=zero, diverged_at=zero - 1, last_update=no_update,
+                     grad_evals=zero, fun_evals=zero, diverged_at=minus_one, last_update=no_update,
                      prev_update=no_update, buffers=buffers, data_key=k_data)
 
     init = carry_for(cfg.seed, (params, buffers, batch, k_data))
     n_net = count_params(params["net"]["trunk"] if remedy.adapters else params["net"])
     return Setup(cfg, problem, model, optimizer, remedy, losses.loss_vector, chunk, evaluate, ref_data,
                  init, n, n_net, unravel, carry_for, predict)
+
+
+def _ravel_shape(params) -> tuple[jax.ShapeDtypeStruct, Callable]:
+    """(shape and dtype of the flat parameter vector, its unravel function), without computing
+    the vector: ``ravel_pytree`` on the arrays runs eager concatenations (one small compiled
+    program each on a CPU); under ``eval_shape`` nothing is compiled, and the unravel function
+    it returns holds only the static sizes, shapes and dtypes."""
+    box = {}
+
+    def flat(p):
+        v, box["unravel"] = ravel_pytree(p)
+        return v
+
+    return jax.eval_shape(flat, params), box["unravel"]
 
 
 def _seed_initialiser(cfg: RunConfig, problem, model, dtype) -> Callable:

@@ -205,7 +205,9 @@ def _train_uncached(cfgs: list[RunConfig], log, checkpoint_dir, start, skip_firs
     if S == 1:
         carry, step, evaluate = s.init_carry, s.step, s.evaluate
     else:
-        carry = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *[x.init_carry for x in setups])
+        # stacked on the host: jnp.stack would compile a program per leaf shape (setup cost)
+        carry = jax.tree_util.tree_map(lambda *xs: jax.device_put(np.stack([np.asarray(x) for x in xs])),
+                                       *[x.init_carry for x in setups])
         step = jax.vmap(s.step)  # steps per seed: a rolled-back seed re-runs alone
         evaluate = jax.vmap(s.evaluate, in_axes=(0, None))
     steps_arg = lambda n: jnp.asarray(np.reshape(n, -1)[0] if S == 1 else np.broadcast_to(n, (S,)), jnp.int32)
@@ -305,7 +307,7 @@ def _train_uncached(cfgs: list[RunConfig], log, checkpoint_dir, start, skip_firs
             compile_seconds=compile_seconds / S,
             curves=[{k: v for k, v in r.items() if k != "_metrics"} for r in curves[i]], final=curves[i][-1],
             n_params=s.n_params, n_net_params=s.n_net_params, problem=s.problem, setup=setups[i],
-            carry=jax.tree_util.tree_map(jnp.asarray, fin), seeds_batched=S, setup_seconds=setup_seconds / S,
+            carry=jax.device_put(fin), seeds_batched=S, setup_seconds=setup_seconds / S,
             preemptions=preemptions, train_cpu_seconds=cpu_seconds / S, stop_reason=stop_reason))
     return outcomes
 
