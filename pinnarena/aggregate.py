@@ -140,29 +140,37 @@ def resolve_targets(summaries: pd.DataFrame, targets: dict[str, dict] | None) ->
     return out
 
 
+def budget_clock_seconds(curves: pd.DataFrame, summaries: pd.DataFrame) -> pd.Series:
+    """Each curve row's time on its run's budget clock: ``train_cpu_seconds`` for a run whose time
+    budget counts CPU time (``budget_clock`` cpu, where the curves record it), else
+    ``train_seconds``."""
+    secs = curves["train_seconds"].astype(float)
+    if "train_cpu_seconds" in curves and "budget_clock" in summaries:
+        clock = curves["run_id"].map(summaries.drop_duplicates("run_id").set_index("run_id")["budget_clock"])
+        cpu = clock.eq("cpu") & curves["train_cpu_seconds"].notna()
+        secs = secs.where(~cpu, curves["train_cpu_seconds"].astype(float))
+    return secs
+
+
 def time_to_target(curves: pd.DataFrame, summaries: pd.DataFrame, targets: dict[str, dict]) -> pd.DataFrame:
     """Per run: ``run_id, ttt_seconds, ttt_grad_evals`` (first evaluation after step 0 with
     rel_l2 ≤ target; miss = inf). Seconds are on the run's budget clock: a run whose time budget
     counts CPU time (``budget_clock`` cpu) is timed by its curves' ``train_cpu_seconds``, so that
     time-to-target and the budget measure the same thing; other runs by ``train_seconds``."""
-    cols = ["run_id", "problem"] + (["budget_clock"] if "budget_clock" in summaries else [])
-    runs = summaries[cols].drop_duplicates("run_id").copy()
+    runs = summaries[["run_id", "problem"]].drop_duplicates("run_id").copy()
     runs["target"] = runs["problem"].map(lambda p: float(targets[p]["rel_l2"]) if p in targets else np.nan)
     runs["ttt_seconds"] = np.inf
     runs["ttt_grad_evals"] = np.inf
     if curves is None or curves.empty or "rel_l2" not in curves:
         return runs[["run_id", "ttt_seconds", "ttt_grad_evals"]]
     c = curves.merge(runs[["run_id", "target"]], on="run_id")
+    c["_clock"] = budget_clock_seconds(c, summaries).to_numpy()
     c = c[(c["step"] > 0) & np.isfinite(c["rel_l2"].astype(float)) & (c["rel_l2"].astype(float) <= c["target"])]
     if not c.empty:
         first = c.sort_values(["run_id", "step"]).groupby("run_id", sort=False).head(1).set_index("run_id")
         ge = first["grad_evals"] if "grad_evals" in first else first["step"]
         runs = runs.set_index("run_id")
-        secs = first["train_seconds"].astype(float)
-        if "train_cpu_seconds" in first and "budget_clock" in runs:
-            cpu = runs.loc[first.index, "budget_clock"].eq("cpu") & first["train_cpu_seconds"].notna()
-            secs = secs.where(~cpu, first["train_cpu_seconds"].astype(float))
-        runs.loc[first.index, "ttt_seconds"] = secs
+        runs.loc[first.index, "ttt_seconds"] = first["_clock"]
         runs.loc[first.index, "ttt_grad_evals"] = ge.astype(float)
         runs = runs.reset_index()
     return runs[["run_id", "ttt_seconds", "ttt_grad_evals"]]

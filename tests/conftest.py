@@ -62,9 +62,9 @@ def tiny():
 
 # The longest test files first. xdist's `--dist loadfile` (pyproject's addopts) hands files to
 # the workers in collection order, alphabetical by default, which put three of the longest
-# (test_training_golden, test_tuning, test_workflow: about 11 of the session's ~48 worker-minutes
-# on a shared 2-core machine, `pytest --durations=80`, 2026-12-07) last, and one worker finished
-# them alone. Longest first (the LPT rule) leaves the short files to fill the end.
+# (test_training_golden, test_tuning, test_workflow: 678 s of their tests' listed durations out of
+# a 1547-s session on 2 workers, `pytest --durations=80` on a shared 2-core machine, 2026-12-07)
+# last, and one worker finished them alone. Longest first (the LPT rule) leaves the short files to fill the end.
 LONGEST_FIRST = ("test_training_golden.py", "test_pirate.py", "test_training.py", "test_workflow.py",
                  "test_tuning.py", "test_remedy_engine.py", "test_curvature.py", "test_report.py",
                  "test_resume.py", "test_published.py", "test_reference_crosscheck.py",

@@ -308,15 +308,16 @@ def test_a_missed_literature_error_is_diagnosed_from_the_end_of_the_curves():
                             "rel_l2": 10.0 ** (-1 - t / 30)})  # 2 decades a minute, ends at 1e-3
     flat = pd.DataFrame({"run_id": "b", "train_cpu_seconds": t, "train_seconds": t,
                          "rel_l2": np.where(t < 30, 10.0 ** (-1 - t / 15), 1e-3)})
-    s_cpu = end_trend(falling, {"a": "train_cpu_seconds"})
+    clock = lambda c: pd.DataFrame({"run_id": ["a", "b"], "budget_clock": [c, c]})  # noqa: E731
+    s_cpu = end_trend(falling, clock("cpu"))
     assert s_cpu == pytest.approx(-2.0)
-    assert end_trend(falling, {"a": "train_seconds"}) == pytest.approx(-1.0)  # the clock is the budget's
-    assert end_trend(flat, {}) == pytest.approx(0.0, abs=1e-9)  # only the last half counts
+    assert end_trend(falling, clock("wall")) == pytest.approx(-1.0)  # the clock is the budget's
+    assert end_trend(flat, pd.DataFrame()) == pytest.approx(0.0, abs=1e-9)  # only the last half counts
     d = diagnosis(1e-3, 1e-6, s_cpu, 60.0)
     assert d.startswith("budget: 3.0 decades short") and "≈ 90 s more, 2× the budget" in d
     assert diagnosis(1e-3, 1e-6, 0.0, 60.0).startswith("not the budget: 3.0 decades short and flat")
     assert diagnosis(1e-7, 1e-6, np.nan, 60.0) == "reached"
-    assert end_trend(falling.head(2), {}) != end_trend(falling.head(2), {})  # too few points: NaN
+    assert np.isnan(end_trend(falling.head(2), clock("cpu")))  # too few points
 
 
 def test_the_best_accuracy_table_measures_against_the_literature(tmp_path):

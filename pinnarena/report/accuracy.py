@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pinnarena.aggregate import ranked_rows
+from pinnarena.aggregate import budget_clock_seconds, ranked_rows
 
 from .context import Context
 from .model import Finding, Table, _interval, _sci
@@ -32,29 +32,32 @@ FALLING = 0.05  # decades per minute: slower than this at the end counts as flat
 
 
 def _budgets(summaries: pd.DataFrame) -> dict:
-    """(study, optimizer, remedy, problem) → "60 s" or "2000 steps" (the cell's median budget)."""
+    """(study, optimizer, remedy, problem) → (label "60 s" or "2000 steps", seconds or NaN): the
+    cell's median budget."""
     rows = ranked_rows(summaries)
     out = {}
     if rows.empty:
         return out
     for key, g in rows.groupby(["study", "optimizer", "remedy", "problem"], dropna=False):
         sec = g["budget_seconds"].astype(float).dropna() if "budget_seconds" in g else pd.Series(dtype=float)
-        out[key] = f"{sec.median():g} s" if len(sec) else f"{int(g['steps'].median())} steps"
+        out[key] = ((f"{sec.median():g} s", float(sec.median())) if len(sec)
+                    else (f"{int(g['steps'].median())} steps", float("nan")))
     return out
 
 
-def end_trend(curves: pd.DataFrame, clock_of: dict) -> float:
-    """Median over runs of the slope of log10 rel. L2 against time (decades per minute) over the
-    last half of each run; ``clock_of`` maps run_id → the curves' time column of its budget.
-    NaN when no run has three finite points in its last half."""
+def end_trend(curves: pd.DataFrame, summaries: pd.DataFrame) -> float:
+    """Median over runs of the slope of log10 rel. L2 against time on the run's budget clock
+    (``budget_clock_seconds``; decades per minute) over the last half of each run. NaN when no
+    run has three finite points in its last half."""
+    if curves.empty:
+        return float("nan")
+    curves = curves.assign(_clock=budget_clock_seconds(curves, summaries).to_numpy())
     slopes = []
-    for rid, c in curves.groupby("run_id"):
-        col = clock_of.get(rid, "train_seconds")
-        t = c[col].astype(float).to_numpy() if col in c else c["train_seconds"].astype(float).to_numpy()
-        e = c["rel_l2"].astype(float).to_numpy()
+    for _, c in curves.groupby("run_id"):
+        t, e = c["_clock"].to_numpy(float), c["rel_l2"].to_numpy(float)
         ok = np.isfinite(t) & np.isfinite(e) & (e > 0)
         t, e = t[ok], e[ok]
-        if len(t) < 3 or t.max() <= 0:
+        if len(t) < 3:
             continue
         last = t >= t.max() / 2
         if last.sum() < 3 or np.ptp(t[last]) <= 0:
@@ -81,14 +84,6 @@ def diagnosis(median: float, literature: float, slope: float, budget_s: float) -
             "so more time alone would not close it")
 
 
-def _clocks(summaries: pd.DataFrame) -> dict:
-    """run_id → the curves' time column of the run's budget clock."""
-    if "budget_clock" not in summaries:
-        return {}
-    return {r: ("train_cpu_seconds" if c == "cpu" else "train_seconds")
-            for r, c in zip(summaries["run_id"], summaries["budget_clock"])}
-
-
 def best_accuracy(ctx: Context) -> tuple[Finding, Table | None]:
     """The finding "Best accuracy by problem" and its evidence table."""
     b = ctx.board[np.isfinite(ctx.board["rel_l2_median"].astype(float))]
@@ -96,12 +91,11 @@ def best_accuracy(ctx: Context) -> tuple[Finding, Table | None]:
         return Finding("Best accuracy by problem", "Not enough data: no cell has a finite median error.", ANCHOR), None
     budgets = _budgets(ctx.summaries)
     curves = ctx.curve_frame()
-    clocks = _clocks(ctx.summaries)
     rows = []
     for problem, g in b.groupby("problem", sort=True):
         w = g.loc[g["rel_l2_median"].astype(float).idxmin()]
         target = float(w["target"]) if "target" in w and pd.notna(w["target"]) else np.nan
-        budget = budgets.get((w["study"], w["optimizer"], w["remedy"], problem), "—")
+        budget, budget_s = budgets.get((w["study"], w["optimizer"], w["remedy"], problem), ("—", np.nan))
         row = {"problem": problem, "kind": w["kind"], "study": w["study"], "method": w["method"],
                "budget": budget,
                "median rel. L2": float(w["rel_l2_median"]),
@@ -112,8 +106,7 @@ def best_accuracy(ctx: Context) -> tuple[Finding, Table | None]:
         if np.isfinite(lit):
             cell = curves[(curves["study"] == w["study"]) & (curves["problem"] == problem)
                           & (curves["method"] == w["method"])] if not curves.empty else curves
-            slope = end_trend(cell, clocks) if not cell.empty else np.nan
-            budget_s = float(budget[:-2]) if budget.endswith(" s") else np.nan
+            slope = end_trend(cell, ctx.summaries)
             row.update({"literature": lit, "× literature": float(w["rel_l2_median"]) / lit,
                         "end trend (decades/min)": slope,
                         "diagnosis": diagnosis(float(w["rel_l2_median"]), lit, slope, budget_s)})

@@ -28,11 +28,9 @@ git worktree prune
 git -C "$wt" checkout -q --detach "$(git rev-parse HEAD)"
 rm -rf "$wt/.snakemake/incomplete"
 python workflow/scripts/withdraw_foreign.py "$cfg" --results "$root/$results"
-# --rerun-triggers without `input`: a finished job no longer lists its reference as an input
-# (workflow/rules/run.smk, reference_unless_done), and with the default triggers snakemake reran
-# every job it had finished in this worktree ("Set of input files has changed"), deleting rows.
-args=(--cores "${PINNARENA_CORES:-all}" --configfile "$cfg" --config "results=$root/$results" "report=$root/$report"
-      --rerun-triggers mtime params)
+# (the rerun triggers that keep finished jobs finished come from profiles/default, which every
+# snakemake run in the worktree reads)
+args=(--cores "${PINNARENA_CORES:-all}" --configfile "$cfg" --config "results=$root/$results" "report=$root/$report")
 (cd "$wt" && PYTHONPATH="$wt" snakemake --unlock "${args[@]}" >/dev/null 2>&1 || true)
 stamp=$(date +%Y%m%dT%H%M)
 (cd "$wt" && PYTHONPATH="$wt" nohup snakemake "${args[@]}" --rerun-incomplete --keep-going "$@" \
