@@ -76,8 +76,10 @@ def _run(args) -> int:
     """Train the cross optimizers × remedies of one problem, each cell's seeds together.
 
     One optimizer and one remedy: results in OUT (OUT/seed<S>/ for several seeds or
-    --seed-dirs). Several: OUT/<optimizer>/<remedy>/seed<S>/. Every configuration is validated
-    before anything is compiled.
+    --seed-dirs). Several: OUT/<optimizer>/<remedy>/seed<S>/. Several problems (a suite's
+    ``batch``: one process, so imports and discovery are paid once) train one after another,
+    each problem in OUT/<problem>/ (and CHECKPOINT/<problem>/) laid out as above. Every
+    configuration of every problem is validated before anything is compiled.
     """
     from pinnarena.config import parse_sets, resolve
     from pinnarena.tuning import read_hparams
@@ -94,12 +96,19 @@ def _run(args) -> int:
             stray = sorted(set(given) - set(names))
             if stray:
                 raise ValueError(f"--{what}-set names {stray} that are not being run ({names})")
-        cells = []
-        for opt in args.optimizer:
-            for rem in args.remedy:
-                cell_sets = {**sets, **{f"opt.{k}": v for k, v in opt_sets.get(opt, {}).items()},
-                             **{f"remedy.{k}": v for k, v in rem_sets.get(rem, {}).items()}}
-                cells.append([resolve(args.problem, opt, rem, seed, steps=args.steps, sets=cell_sets) for seed in args.seed])
+        if len(set(args.problem)) != len(args.problem):
+            raise ValueError(f"--problem names a problem twice: {args.problem}")
+        several = len(args.problem) > 1
+        cells = []  # (output folder, checkpoint folder, the cell's seed configs)
+        for problem in args.problem:
+            out = f"{args.out}/{problem}" if several else args.out
+            ckpt = f"{args.checkpoint}/{problem}" if several and args.checkpoint else args.checkpoint
+            for opt in args.optimizer:
+                for rem in args.remedy:
+                    cell_sets = {**sets, **{f"opt.{k}": v for k, v in opt_sets.get(opt, {}).items()},
+                                 **{f"remedy.{k}": v for k, v in rem_sets.get(rem, {}).items()}}
+                    cells.append((out, ckpt, [resolve(problem, opt, rem, seed, steps=args.steps, sets=cell_sets)
+                                              for seed in args.seed]))
     except (ValueError, KeyError) as e:
         print(f"pinnarena run: error: {e}", file=sys.stderr)
         return 2
@@ -107,11 +116,11 @@ def _run(args) -> int:
 
     enable_compilation_cache()
     log = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
-    crossed = len(cells) > 1 or args.cell_dirs
+    crossed = len(args.optimizer) * len(args.remedy) > 1 or args.cell_dirs
     worst = 0
-    for cfgs in cells:
-        base = f"{args.out}/{cfgs[0].optimizer}/{cfgs[0].remedy}" if crossed else args.out
-        ckpt_base = (f"{args.checkpoint}/{cfgs[0].optimizer}/{cfgs[0].remedy}" if crossed else args.checkpoint) if args.checkpoint else None
+    for out, ckpt_root, cfgs in cells:
+        base = f"{out}/{cfgs[0].optimizer}/{cfgs[0].remedy}" if crossed else out
+        ckpt_base = (f"{ckpt_root}/{cfgs[0].optimizer}/{cfgs[0].remedy}" if crossed else ckpt_root) if ckpt_root else None
         per_seed_dirs = crossed or len(cfgs) > 1 or args.seed_dirs
         outs = [f"{base}/seed{c.seed}" for c in cfgs] if per_seed_dirs else [base]
         batches = [list(zip(cfgs, outs))] if args.vmap_seeds else [[pair] for pair in zip(cfgs, outs)]
@@ -313,7 +322,8 @@ def parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=_list)
 
     pr = sub.add_parser("run", help="train one job and write summary.parquet and curves.parquet")
-    pr.add_argument("--problem", required=True)
+    pr.add_argument("--problem", required=True, nargs="+",
+                    help="one or more problems (several: trained in turn, each in DIR/<problem>/)")
     pr.add_argument("--optimizer", nargs="+", default=["adam"], help="one or more (crossed with --remedy)")
     pr.add_argument("--remedy", nargs="+", default=["none"], help="one or more (crossed with --optimizer)")
     pr.add_argument("--opt-set", action="append", metavar="NAME:KEY=VALUE",

@@ -171,3 +171,29 @@ def jobs(config: dict) -> list[dict]:
                         out += [dict(study=name, problem=p, optimizer=o, remedy=r, seed=seed)
                                 for seed in s.get("seeds", [0])]
     return out
+
+
+def problem_batches(config: dict, name: str) -> list[list[str]] | None:
+    """The problem batches of a ``group: problem`` study with ``batch: N``, else None.
+
+    One job trains N problems in turn (each problem's whole optimizer × remedy cross, as
+    ``group: problem`` does), in one process: at smoke size a job's fixed cost (Python, JAX and
+    the problem library's imports, about 3 s of CPU) is a third of its work. Batches are
+    consecutive runs of the study's selected problems in the study's order. Per-problem
+    settings (``problem_set``) would give the problems of one job different settings; a batched
+    study refuses them.
+    """
+    s = study(config, name)
+    size = s.get("batch")
+    if size is None:
+        return None
+    if s.get("group", "cell") != "problem":
+        raise ValueError(f"config: study {name!r}: batch needs group: problem (one job trains whole problems)")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"config: study {name!r}: batch must be a positive integer (problems per job), got {size!r}")
+    if s["problem_set"]:
+        raise ValueError(f"config: study {name!r}: batch cannot be combined with problem_set "
+                         f"({sorted(s['problem_set'])}): one job trains its problems with one set of settings")
+    selected = {j["problem"] for j in jobs(config) if j["study"] == name}
+    names = [p for p in expand(s, "problems") if p in selected]
+    return [names[i:i + size] for i in range(0, len(names), size)]

@@ -45,7 +45,6 @@ import numpy as np
 from pinnarena import derivatives as D
 from pinnarena.problem import Problem, Reference, Term, slice_at, uniform_box, verify
 from pinnarena.problems import register
-from pinnarena.problems.solvers import kolmogorov as K
 
 TWO_PI = 2.0 * np.pi
 T_END = 1.0
@@ -86,6 +85,7 @@ TOL_RESOLUTION = {"u": 0.02, "v": 0.02, "omega": 0.1}
 @functools.lru_cache(maxsize=None)
 def initial_state(Re: float):
     """(solver at SPIN['M'], filtered ω̂ at t = 0 of the window, spin-up seconds)."""
+    from pinnarena.problems.solvers import kolmogorov as K  # scipy's solvers load only when a reference is built
     t0 = time.perf_counter()
     s = K.Kolmogorov(SPIN["M"], 1.0 / Re, ALPHA, N_FORCE)
     wh = K.random_initial_vorticity(SPIN["M"], SPIN["seed"])
@@ -95,12 +95,14 @@ def initial_state(Re: float):
 
 @functools.lru_cache(maxsize=None)
 def initial_modes(Re: float):
+    from pinnarena.problems.solvers import kolmogorov as K  # scipy's solvers load only when a reference is built
     s, wh, _ = initial_state(Re)
     return K.fourier_modes(s, wh)
 
 
 def simulate(Re: float, M: int, times, cfl: float = 0.4, t_end: float = T_END):
     """Integrate [0, t_end] at resolution M; returns (solver, {t: ω̂} at ``times``, diagnostics)."""
+    from pinnarena.problems.solvers import kolmogorov as K  # scipy's solvers load only when a reference is built
     s0, wh0, _ = initial_state(Re)
     s = K.Kolmogorov(M, 1.0 / Re, ALPHA, N_FORCE)
     wh = s0.resample(wh0, M)

@@ -48,7 +48,6 @@ import numpy as np
 from pinnarena import derivatives as D
 from pinnarena.problem import EvalSet, Problem, Reference, Term, box_faces, uniform_box, verify
 from pinnarena.problems import register
-from pinnarena.problems.solvers import cavity
 
 LO, HI = (0.0, 0.0), (1.0, 1.0)
 REYNOLDS = (100, 400, 1000, 3200, 5000, 7500, 10000)
@@ -134,6 +133,7 @@ def ghia_centreline(re: int, errata: bool = True) -> dict:
 
 
 def _at(sol, pts, output):
+    from pinnarena.problems.solvers import cavity  # scipy's solvers load only when a reference is built
     names = ("u", "v", "p")
     return np.array([cavity.interpolate(sol, names[k], p[None])[0] for p, k in zip(pts, output)])
 
@@ -147,6 +147,7 @@ def _solve(path, N, lid, coarse=None):
     from the one at the Re before and continues from there; failing both (or without ``coarse``),
     by continuation along ``path`` on the N grid.
     """
+    from pinnarena.problems.solvers import cavity  # scipy's solvers load only when a reference is built
     for k in (1, 2)[:len(coarse or ())]:
         try:
             sol = cavity.solve_cavity_path(path[-k:], N, lid, initial=coarse[-k], max_iter=15)[-1]
@@ -169,6 +170,7 @@ def build_reference(Re: float, N: int, stride: int | None = None, with_ghia: boo
     checked and the others are recorded as not computed. ``provenance["verification"]`` holds
     ``{check: {value, tolerance, passed}}``.
     """
+    from pinnarena.problems.solvers import cavity  # scipy's solvers load only when a reference is built
     t0 = time.perf_counter()
     stride = stride or max(1, N // 128)
     path = cavity.continuation_path(Re)

@@ -42,6 +42,8 @@ def test_list_optimizers_and_remedies(capsys, what):
     (["--problem", "burgers", "--set", "opt.momentum=0.9"], "does not accept momentum"),
     (["--problem", "burgers", "--set", "precision=float16"], "is not one of"),
     (["--problem", "burgers", "--set", "colour=red"], "unknown setting 'colour'"),
+    (["--problem", "poisson-2d-k1", "burger"], "Did you mean: burgers"),  # every problem checked first
+    (["--problem", "burgers", "burgers"], "names a problem twice"),
 ])
 def test_bad_input_fails_before_compilation(tmp_path, capsys, monkeypatch, argv, message):
     import pinnarena.training as training
@@ -51,6 +53,24 @@ def test_bad_input_fails_before_compilation(tmp_path, capsys, monkeypatch, argv,
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_several_problems_train_in_one_process_each_in_its_folder(tmp_path, capsys):
+    """A suite's `batch` job: `--problem A B` writes OUT/<problem>/<optimizer>/<remedy>/seed<S>/,
+    one row per run with the same run id as a job of that problem alone."""
+    sets = ["model.width=4", "model.depth=1", "points_scale=0.03", "eval_every=2"]
+    argv = ["run", "--problem", "poisson-2d-k1", "heat-2d-k1", "--optimizer", "adam", "--remedy", "none",
+            "--cell-dirs", "--seed-dirs", "--steps", "2", "--quiet", "--out", str(tmp_path / "out"),
+            "--checkpoint", str(tmp_path / "ckpt")] + [a for kv in sets for a in ("--set", kv)]
+    assert cli.main(argv) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["problem"] for r in printed] == ["poisson-2d-k1", "heat-2d-k1"]
+    for problem in ("poisson-2d-k1", "heat-2d-k1"):
+        row = pd.read_parquet(tmp_path / "out" / problem / "adam" / "none" / "seed0" / "summary.parquet").iloc[0]
+        alone = resolve(problem, "adam", "none", 0, steps=2, sets=parse_sets(sets))
+        assert row["problem"] == problem and row["status"] == "ok"
+        assert row["run_id"] == alone.run_id
+    assert not [f for f in (tmp_path / "ckpt").rglob("*") if f.is_file()]  # removed once results are written
 
 
 def test_parse_sets_types():

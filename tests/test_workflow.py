@@ -47,12 +47,12 @@ def test_local_profile_dry_run(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
 
 
-def _with_config(tmp_path, change):
+def _with_config(tmp_path, change, *extra):
     cfg = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
     change(cfg)
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    return snakemake("-n", "--configfile", str(path), "--config", f"results={tmp_path}/results")
+    return snakemake("-n", *extra, "--configfile", str(path), "--config", f"results={tmp_path}/results")
 
 
 def test_config_schema_rejects_unknown_keys(tmp_path):
@@ -92,6 +92,42 @@ def test_select_on_the_command_line_schedules_only_the_slice(tmp_path):
     assert whole.returncode == 0 and part.returncode == 0, part.stderr[-3000:]
     count = lambda res: sum(1 for line in (res.stdout + res.stderr).splitlines() if line.strip().startswith("rule run_tiny"))
     assert (count(whole), count(part)) == (2, 1)
+
+
+def test_a_batched_study_trains_its_problems_in_a_few_jobs(tmp_path):
+    """`group: problem` with `batch: 2`: three problems in two jobs, each job's command naming its
+    problems and its outputs every cell of them; a solver reference is an input of its batch."""
+    from pinnarena import suite
+
+    def batched(c):
+        c["studies"]["tiny"].update(group="problem", batch=2, problems=["poisson-2d-k1", "heat-2d-k1", "burgers"])
+    cfg = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    batched(cfg)
+    assert suite.problem_batches(cfg, "tiny") == [["poisson-2d-k1", "heat-2d-k1"], ["burgers"]]
+    cfg["select"] = {"problems": ["heat-2d-k1", "burgers"]}  # a slice batches what it selects
+    assert suite.problem_batches(cfg, "tiny") == [["heat-2d-k1", "burgers"]]
+
+    res = _with_config(tmp_path, batched, "-p")
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = res.stdout + res.stderr
+    assert sorted(r for r, _ in _dry_run_jobs(res) if r.startswith("run_")) == ["run_tiny_batch0", "run_tiny_batch1"]
+    assert "--problem poisson-2d-k1 heat-2d-k1 --seed 0 1" in out and "--problem burgers --seed 0 1" in out
+    for problem in ("poisson-2d-k1", "heat-2d-k1", "burgers"):
+        for remedy in ("none", "grad-norm"):
+            assert f"runs/tiny/{problem}/adam/{remedy}/seed1/summary.parquet" in out
+    assert "references/burgers--standard.npz" in out  # burgers' solver reference comes first
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda s: s.update(batch=2), "batch needs group: problem"),
+    (lambda s: s.update(group="problem", batch=0), "batch"),
+    (lambda s: s.update(group="problem", batch=2, problem_set={"poisson-2d-k1": {"steps": 5}}),
+     "cannot be combined with problem_set"),
+])
+def test_a_batch_that_cannot_work_is_refused(tmp_path, change, needle):
+    res = _with_config(tmp_path, lambda c: change(c["studies"]["tiny"]))
+    assert res.returncode != 0
+    assert needle in res.stdout + res.stderr
 
 
 def test_default_suite_covers_every_registered_name():

@@ -37,7 +37,8 @@ def run_args(study):
         sets = dict(s["set"])
         out = [f"--steps {int(s['steps'])}", f"--suite {SUITE}", f"--study {study}"]
         fmt = lambda v: json.dumps(v) if not isinstance(v, str) else v
-        sets.update(s.get("problem_set", {}).get(wildcards.problem, {}))  # per-problem settings (budgets)
+        # per-problem settings (budgets); a batch job (no problem wildcard) has none: suite.problem_batches
+        sets.update(s.get("problem_set", {}).get(getattr(wildcards, "problem", None), {}))
         if s.get("group", "cell") == "problem":
             opts, rems = _expand_names(s, "optimizers"), _expand_names(s, "remedies")
             out += ["--optimizer " + " ".join(opts), "--remedy " + " ".join(rems), "--cell-dirs"]

@@ -10,6 +10,7 @@
 # (a published snapshot on a fresh clone) count as done; a changed setting still reruns a job (params trigger).
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 
 def ancient_all(files_fn):
@@ -35,9 +36,64 @@ def reference_unless_done(study, outputs):
     return files
 
 
+def batch_reference_input(study, problems, outputs):
+    """The references of a batch's problems (ancient inputs), or none once every output exists."""
+    ref = reference_input(study)
+
+    def files(wildcards):
+        if all(os.path.exists(o) for o in outputs):
+            return []
+        return [ancient(f) for p in problems for f in ref(SimpleNamespace(problem=p))]
+
+    return files
+
+
 for _name in config["studies"]:
     _s = _study(_name)
     _seeds = _s.get("seeds", [0])
+    _batches = suite.problem_batches(config, _name)
+    # `batch: N` (group: problem): one static rule per batch of N problems, one process each
+    for _k, _problems in enumerate(_batches or []):
+        _bcells = [f"{RESULTS}/runs/{_name}/{p}/{o}/{r}" for p in _problems
+                   for o in _expand_names(_s, "optimizers") for r in _expand_names(_s, "remedies")]
+        _bsummaries = [f"{c}/seed{s}/summary.parquet" for c in _bcells for s in _seeds]
+        _bcurves = [f"{c}/seed{s}/curves.parquet" for c in _bcells for s in _seeds]
+
+        rule:
+            name:
+                f"run_{_name.replace('-', '_')}_batch{_k}"
+            input:
+                batch_reference_input(_name, _problems, _bsummaries + _bcurves),
+            output:
+                summaries=_bsummaries,
+                curves=_bcurves,
+            log:
+                f"{RESULTS}/logs/{_name}/batch{_k}.log",
+            params:
+                problems=" ".join(_problems),
+                seeds=" ".join(str(s) for s in _seeds),
+                args=run_args(_name),
+                vmap="--vmap-seeds" if _s.get("vmap_seeds", True) else "--no-vmap-seeds",
+                out=f"{RESULTS}/runs/{_name}",
+                references=f"{RESULTS}/references",
+                cache=f"{RESULTS}/.jax-cache",
+                checkpoint=f"{RESULTS}/checkpoints/{_name}",
+                env=" ".join(f"{k}={v}" for k, v in sorted(config.get("env", {}).items())),
+            threads: 1
+            priority: int(_s.get("priority", 0)) * 1000
+            resources:
+                mem_mb=config.get("resources", {}).get("mem_mb", 4000),
+                runtime=config.get("resources", {}).get("runtime_min", 60),
+                gpu=config.get("resources", {}).get("gpu", 0),
+            conda:
+                "../envs/pinnarena.yaml"
+            shell:
+                "env {params.env} PINNARENA_REFERENCE_DIR={params.references} PINNARENA_JAX_CACHE={params.cache} "
+                "pinnarena run --problem {params.problems} --seed {params.seeds} --seed-dirs "
+                "--checkpoint {params.checkpoint} {params.vmap} {params.args} --out {params.out} > {log} 2>&1"
+
+    if _batches is not None:
+        continue
     if _s.get("group", "cell") == "problem":
         _cells = [
             f"{RESULTS}/runs/{_name}/{{problem}}/{o}/{r}"
