@@ -250,6 +250,28 @@ def _aggregate(args) -> int:
     return 0
 
 
+def _targets(args) -> int:
+    """Print the field-median targets of a study's runs as YAML entries for config/targets.yaml."""
+    import yaml
+
+    from pinnarena.aggregate import field_median_targets
+    from pinnarena.results import read_summaries
+
+    rows = read_summaries(f"{args.results}/runs")
+    if rows.empty or args.study not in set(rows.get("study", [])):
+        known = sorted(set(rows["study"])) if not rows.empty else []
+        print(f"pinnarena targets: error: no held-out rows of study {args.study!r} in {args.results}/runs "
+              f"(studies there: {known})", file=sys.stderr)
+        return 2
+    found = field_median_targets(rows, args.study)
+    import datetime
+
+    where = f"{args.results}, {datetime.date.today().isoformat()}"
+    entries = {p: {"rel_l2": t["rel_l2"], "provenance": f"{t['provenance']}; {where}"} for p, t in sorted(found.items())}
+    print(yaml.safe_dump(entries, sort_keys=False, width=1000), end="")
+    return 0
+
+
 def _report(args) -> int:
     from pinnarena.report import write_report
 
@@ -390,6 +412,11 @@ def parser() -> argparse.ArgumentParser:
     pa.add_argument("--out", default=None)
     pa.add_argument("--targets", default=None, help="YAML of per-problem targets (e.g. config/targets.yaml)")
     pa.set_defaults(func=_aggregate)
+
+    pg = sub.add_parser("targets", help="print a study's field-median targets (YAML for config/targets.yaml)")
+    pg.add_argument("results", help="results folder with runs/ (e.g. results/published/cpu)")
+    pg.add_argument("--study", default="optimizers", help="the study whose held-out runs set the targets")
+    pg.set_defaults(func=_targets)
 
     pp = sub.add_parser("report", help="render leaderboard.md, index.html and figures from the Parquet results")
     pp.add_argument("results")

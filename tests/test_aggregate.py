@@ -161,3 +161,46 @@ def test_time_to_target_is_measured_on_the_budget_clock():
                            "grad_evals": [0, 10, 0, 10]})
     t = time_to_target(curves, summaries, {"p": {"rel_l2": 0.1}}).set_index("run_id")
     assert t.loc["a", "ttt_seconds"] == 2.0 and t.loc["b", "ttt_seconds"] == 5.0
+
+
+def test_field_median_targets_follow_their_written_rule():
+    """target = min(1, round_up_2sig(median over methods of each method's median ok error)); a
+    method with no ok run counts as +inf; other studies and the tuning trials do not count."""
+    from pinnarena.aggregate import _round_up, field_median_targets
+
+    errs = {"adam": [0.30, 0.10, 0.20], "soap": [0.011, 0.012, 0.013], "lbfgs": [1e-4, 2e-4, 3e-4],
+            "muon": [0.5, 0.7, 0.9]}
+    rows = [run(f"{o}{s}", optimizer=o, seed=s, rel_l2=e, study="optimizers") for o, es in errs.items()
+            for s, e in enumerate(es)]
+    rows += [run(f"bad{s}", optimizer="bfgs", seed=s, status="diverged", rel_l2=np.nan, study="optimizers")
+             for s in range(3)]  # every run failed: +inf
+    rows += [run("other", optimizer="engd", rel_l2=1e-9, study="records"),
+             run("trial", optimizer="engd", rel_l2=1e-9, study="tuning")]
+    rows += [run(f"k4-{o}", optimizer=o, problem="hard", rel_l2=e, study="optimizers")
+             for o, e in (("adam", 2.0), ("soap", 3.0), ("muon", 0.5))]
+    t = field_median_targets(pd.DataFrame(rows), "optimizers")
+    # medians 0.2, 0.012, 2e-4, 0.7, inf → the median of five is 0.2
+    assert t["p"]["rel_l2"] == 0.2 and "5 methods" in t["p"]["provenance"]
+    assert t["hard"]["rel_l2"] == 1.0 and "capped" in t["hard"]["provenance"]  # 2.0 > the zero predictor
+    hit = [o for o, es in errs.items() if np.median(es) <= t["p"]["rel_l2"]]
+    assert len(hit) == 3  # about half the methods reach the target (4 of 5 methods failed or not)
+    for x in (0.0123, 1.0, 2.1e-7, 0.099999, 5.5e-3):
+        r = _round_up(x)
+        assert r >= x and r < x * 1.1 and float(f"{r:.2g}") == r
+
+
+def test_the_cpu_targets_are_the_field_medians_of_the_published_snapshot():
+    """config/targets.yaml's cpu entries that state the field-median rule hold the numbers the rule
+    gives on results/published/cpu (the file is not edited by hand away from its rule)."""
+    from pathlib import Path
+
+    from pinnarena.aggregate import field_median_targets
+    from pinnarena.results import read_summaries
+    from pinnarena.scoring import load_targets
+
+    root = Path(__file__).resolve().parents[1]
+    stated = {p: t for p, t in load_targets(root / "config" / "targets.yaml", suite="cpu").items()
+              if t["provenance"].startswith("derived (field median)")}
+    assert len(stated) >= 8
+    rule = field_median_targets(read_summaries(root / "results" / "published" / "cpu" / "runs"), "optimizers")
+    assert {p: t["rel_l2"] for p, t in stated.items()} == {p: rule[p]["rel_l2"] for p in stated}
