@@ -259,7 +259,7 @@ def _targets(args) -> int:
 
     rows = read_summaries(f"{args.results}/runs")
     if rows.empty or args.study not in set(rows.get("study", [])):
-        known = sorted(set(rows["study"])) if not rows.empty else []
+        known = sorted(set(rows["study"]) - {"tuning"}) if not rows.empty else []
         print(f"pinnarena targets: error: no held-out rows of study {args.study!r} in {args.results}/runs "
               f"(studies there: {known})", file=sys.stderr)
         return 2

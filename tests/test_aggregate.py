@@ -204,3 +204,24 @@ def test_the_cpu_targets_are_the_field_medians_of_the_published_snapshot():
     assert len(stated) >= 8
     rule = field_median_targets(read_summaries(root / "results" / "published" / "cpu" / "runs"), "optimizers")
     assert {p: t["rel_l2"] for p, t in stated.items()} == {p: rule[p]["rel_l2"] for p in stated}
+
+
+def test_targets_command_prints_the_rule_as_yaml_and_names_a_missing_study(tmp_path, capsys):
+    import yaml
+
+    from pinnarena import cli
+    from pinnarena.aggregate import field_median_targets
+    from pinnarena.results import write_parquet_atomic
+
+    rows = pd.DataFrame([run(f"{o}{s}", optimizer=o, seed=s, rel_l2=e * (1 + s), problem=p, study="optimizers")
+                         for p in ("a", "b") for o, e in (("adam", 0.1), ("soap", 0.02), ("lbfgs", 0.5))
+                         for s in range(3)])
+    write_parquet_atomic(rows, tmp_path / "runs" / "all" / "summary.parquet")
+    assert cli.main(["targets", str(tmp_path), "--study", "optimizers"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    rule = field_median_targets(rows, "optimizers")
+    assert {p: t["rel_l2"] for p, t in printed.items()} == {p: t["rel_l2"] for p, t in rule.items()} == {"a": 0.2, "b": 0.2}
+    assert all(t["provenance"].startswith("derived (field median)") and str(tmp_path) in t["provenance"]
+               for t in printed.values())
+    assert cli.main(["targets", str(tmp_path), "--study", "remedies"]) == 2
+    assert "no held-out rows of study 'remedies'" in capsys.readouterr().err
