@@ -226,6 +226,9 @@ def compare_report(new: str | os.PathLike, baseline: str | os.PathLike, out: str
     tg = targets if isinstance(targets, dict) else baseline_targets(pd.read_parquet(lb) if lb.exists() else None,
                                                                       base_s, base_c)
     summaries, curves, new_methods, notes = combine(new_s, new_c, base_s, base_c, mapping)
+    if targets is None and not lb.exists():  # say so: these are not the published report's targets
+        notes.append(f"the baseline has no leaderboard.parquet, so its targets are derived from its adam + none "
+                     f"runs, not a targets file (pass --targets config/targets.yaml for the suite's)")
     board = leaderboard(summaries, curves, tg)
     note = (f"Comparison: {len(ranked_rows(summaries)) - len(ranked_rows(base_s))} new ranked run(s) from {new} "
             f"among the baseline {baseline} (its targets, scoring and settings; checked: identical resolved configs "

@@ -47,6 +47,7 @@ def test_new_method_is_ranked_and_marked_in_tables(compared):
     assert page.count('<span class="badge">new</span>') >= 1 + 4 and '<tr class="new">' in page
     # the baseline's targets: the same as ranking the baseline alone
     assert "derived: median final error of adam + none over 6 run(s)" in md
+    assert "the baseline has no leaderboard.parquet, so its targets are derived" in md  # and it says so
 
 
 def test_new_method_is_drawn_in_the_figures(compared):
