@@ -166,11 +166,11 @@ def field_median_targets(summaries: pd.DataFrame, study: str) -> dict[str, dict]
         field = float(np.median(per_method))
         if not np.isfinite(field):
             continue
-        target = min(1.0, _round_up(field))
-        out[str(prob)] = {"rel_l2": target, "provenance":
+        rounded = _round_up(field)
+        out[str(prob)] = {"rel_l2": min(1.0, rounded), "provenance":
                           f"derived (field median): the median over the {study} study's {len(per_method)} methods "
                           f"of each method's median final error on held-out seeds ({field:.3g}), rounded up to "
-                          f"2 significant digits" + (", capped at the zero predictor's 1.0" if target < _round_up(field) else "")}
+                          f"2 significant digits" + (", capped at the zero predictor's 1.0" if rounded > 1.0 else "")}
     return out
 
 
@@ -313,16 +313,18 @@ def runs_dir(results: str | os.PathLike) -> Path:
     return results / "runs" if (results / "runs").is_dir() else results
 
 
-def load_results(results: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_results(results: str | os.PathLike, curves: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summaries, curves) of a results folder: a published snapshot (``summaries.parquet`` +
-    ``curves.parquet``) or the per-run files below ``RESULTS/runs`` (or ``RESULTS``)."""
+    ``curves.parquet``) or the per-run files below ``RESULTS/runs`` (or ``RESULTS``); with
+    ``curves=False`` the curves are not read (an empty frame)."""
     results = Path(results)
     snap = results / "summaries.parquet"
     if snap.exists():
-        curves = results / "curves.parquet"
-        return pd.read_parquet(snap), (pd.read_parquet(curves) if curves.exists() else pd.DataFrame())
+        c = results / "curves.parquet"
+        return pd.read_parquet(snap), (pd.read_parquet(c) if curves and c.exists() else pd.DataFrame())
     d = runs_dir(results)
-    return _read_all(d, "summary.parquet", read_summaries), _read_all(d, "curves.parquet", read_curves)
+    return (_read_all(d, "summary.parquet", read_summaries),
+            _read_all(d, "curves.parquet", read_curves) if curves else pd.DataFrame())
 
 
 def _read_all(d: Path, name: str, fallback) -> pd.DataFrame:

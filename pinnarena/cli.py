@@ -252,20 +252,19 @@ def _aggregate(args) -> int:
 
 def _targets(args) -> int:
     """Print the field-median targets of a study's runs as YAML entries for config/targets.yaml."""
+    import datetime
+
     import yaml
 
-    from pinnarena.aggregate import field_median_targets
-    from pinnarena.results import read_summaries
+    from pinnarena.aggregate import field_median_targets, load_results
 
-    rows = read_summaries(f"{args.results}/runs")
+    rows, _ = load_results(args.results, curves=False)
     if rows.empty or args.study not in set(rows.get("study", [])):
         known = sorted(set(rows["study"]) - {"tuning"}) if not rows.empty else []
-        print(f"pinnarena targets: error: no held-out rows of study {args.study!r} in {args.results}/runs "
+        print(f"pinnarena targets: error: no held-out rows of study {args.study!r} in {args.results} "
               f"(studies there: {known})", file=sys.stderr)
         return 2
     found = field_median_targets(rows, args.study)
-    import datetime
-
     where = f"{args.results}, {datetime.date.today().isoformat()}"
     entries = {p: {"rel_l2": t["rel_l2"], "provenance": f"{t['provenance']}; {where}"} for p, t in sorted(found.items())}
     print(yaml.safe_dump(entries, sort_keys=False, width=1000), end="")

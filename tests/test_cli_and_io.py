@@ -58,7 +58,7 @@ def test_bad_input_fails_before_compilation(tmp_path, capsys, monkeypatch, argv,
 def test_several_problems_train_in_one_process_each_in_its_folder(tmp_path, capsys):
     """A suite's `batch` job: `--problem A B` writes OUT/<problem>/<optimizer>/<remedy>/seed<S>/,
     one row per run with the same run id as a job of that problem alone."""
-    sets = ["model.width=4", "model.depth=1", "points_scale=0.03", "eval_every=2"]
+    sets = ["model.width=4", "model.depth=1", "points_scale=0.03", "eval_every=1", "checkpoint_every=1"]
     argv = ["run", "--problem", "poisson-2d-k1", "heat-2d-k1", "--optimizer", "adam", "--remedy", "none",
             "--cell-dirs", "--seed-dirs", "--steps", "2", "--quiet", "--out", str(tmp_path / "out"),
             "--checkpoint", str(tmp_path / "ckpt")] + [a for kv in sets for a in ("--set", kv)]
@@ -70,7 +70,10 @@ def test_several_problems_train_in_one_process_each_in_its_folder(tmp_path, caps
         alone = resolve(problem, "adam", "none", 0, steps=2, sets=parse_sets(sets))
         assert row["problem"] == problem and row["status"] == "ok"
         assert row["run_id"] == alone.run_id
-    assert not [f for f in (tmp_path / "ckpt").rglob("*") if f.is_file()]  # removed once results are written
+    # each problem checkpointed in CHECKPOINT/<problem>/, and the files removed once the results are written
+    assert {d.relative_to(tmp_path / "ckpt").as_posix() for d in (tmp_path / "ckpt").glob("*/*/*")} == \
+        {"poisson-2d-k1/adam/none", "heat-2d-k1/adam/none"}
+    assert not [f for f in (tmp_path / "ckpt").rglob("*") if f.is_file()]
 
 
 def test_parse_sets_types():

@@ -58,18 +58,19 @@ def run_args(study):
     return args
 
 
+def reference_files(study, problem):
+    """The reference file a study's run of ``problem`` needs (solver references only; analytic ones need none)."""
+    from pinnarena import problems
+
+    if problems.get(problem).reference_kind in ("analytic", "manufactured"):
+        return []
+    tier = _study(study)["set"].get("reference_tier", "standard")
+    return [f"{RESULTS}/references/{problem}--{tier}.npz"]
+
+
 def reference_input(study):
-    """The reference file a study's run needs (solver references only; analytic ones need none)."""
-
-    def files(wildcards):
-        from pinnarena import problems
-
-        if problems.get(wildcards.problem).reference_kind in ("analytic", "manufactured"):
-            return []
-        tier = _study(study)["set"].get("reference_tier", "standard")
-        return [f"{RESULTS}/references/{wildcards.problem}--{tier}.npz"]
-
-    return files
+    """:func:`reference_files` of the job's ``problem`` wildcard."""
+    return lambda wildcards: reference_files(study, wildcards.problem)
 
 
 def problem_priority(study, tune=False):

@@ -17,35 +17,34 @@ def ancient_all(files_fn):
     return lambda wildcards: [ancient(f) for f in files_fn(wildcards)]
 
 
-def reference_unless_done(study, outputs):
-    """The job's reference (an ancient input), or none once every output of the job exists.
+def reference_unless_done(study, outputs, problems=None):
+    """The job's references (ancient inputs), or none once every output of the job exists.
 
     Snakemake reruns a job when another job of the same run creates one of its inputs, ancient
     or not (ancient only ignores the time stamp of a file that already exists). References are
     not committed, so on a fresh clone they are rebuilt, and without this every committed run of
     a published snapshot would be retrained. A finished job that reruns anyway (changed params)
-    builds its reference in memory (pinnarena.references.load_or_build).
+    builds its reference in memory (pinnarena.references.load_or_build). ``problems``: the
+    problems of a batch job (default: the job's ``problem`` wildcard).
     """
-    ref = reference_input(study)
 
     def files(wildcards):
         if all(os.path.exists(o.format(**wildcards)) for o in outputs):
             return []
-        return [ancient(f) for f in ref(wildcards)]
+        return [ancient(f) for p in (problems or [wildcards.problem]) for f in reference_files(study, p)]
 
     return files
 
 
-def batch_reference_input(study, problems, outputs):
-    """The references of a batch's problems (ancient inputs), or none once every output exists."""
-    ref = reference_input(study)
-
-    def files(wildcards):
-        if all(os.path.exists(o) for o in outputs):
-            return []
-        return [ancient(f) for p in problems for f in ref(SimpleNamespace(problem=p))]
-
-    return files
+# what every training job of a study shares: its command (one or more problems; the held-out
+# runs of a tuned cell read its selection with --hparams-from) and its declared resources
+RUN_SHELL = ("env {params.env} PINNARENA_REFERENCE_DIR={params.references} PINNARENA_JAX_CACHE={params.cache} "
+             "pinnarena run --problem {params.problems} --seed {params.seeds} --seed-dirs "
+             "--checkpoint {params.checkpoint} {params.vmap} {params.args} {params.hparams} --out {params.out} > {log} 2>&1")
+JOB_RESOURCES = dict(mem_mb=config.get("resources", {}).get("mem_mb", 4000),
+                     runtime=config.get("resources", {}).get("runtime_min", 60),
+                     gpu=config.get("resources", {}).get("gpu", 0))
+JOB_ENV = " ".join(f"{k}={v}" for k, v in sorted(config.get("env", {}).items()))
 
 
 for _name in config["studies"]:
@@ -63,7 +62,7 @@ for _name in config["studies"]:
             name:
                 f"run_{_name.replace('-', '_')}_batch{_k}"
             input:
-                batch_reference_input(_name, _problems, _bsummaries + _bcurves),
+                reference_unless_done(_name, _bsummaries + _bcurves, problems=_problems),
             output:
                 summaries=_bsummaries,
                 curves=_bcurves,
@@ -74,23 +73,20 @@ for _name in config["studies"]:
                 seeds=" ".join(str(s) for s in _seeds),
                 args=run_args(_name),
                 vmap="--vmap-seeds" if _s.get("vmap_seeds", True) else "--no-vmap-seeds",
+                hparams="",  # a batched study is not tuned (suite.tune_spec: group cell)
                 out=f"{RESULTS}/runs/{_name}",
                 references=f"{RESULTS}/references",
                 cache=f"{RESULTS}/.jax-cache",
-                checkpoint=f"{RESULTS}/checkpoints/{_name}",
-                env=" ".join(f"{k}={v}" for k, v in sorted(config.get("env", {}).items())),
+                checkpoint=f"{RESULTS}/checkpoints/{_name}",  # pinnarena run adds /<problem>
+                env=JOB_ENV,
             threads: 1
-            priority: int(_s.get("priority", 0)) * 1000
+            priority: problem_priority(_name)(SimpleNamespace(problem=_problems[0]))
             resources:
-                mem_mb=config.get("resources", {}).get("mem_mb", 4000),
-                runtime=config.get("resources", {}).get("runtime_min", 60),
-                gpu=config.get("resources", {}).get("gpu", 0),
+                **JOB_RESOURCES,
             conda:
                 "../envs/pinnarena.yaml"
             shell:
-                "env {params.env} PINNARENA_REFERENCE_DIR={params.references} PINNARENA_JAX_CACHE={params.cache} "
-                "pinnarena run --problem {params.problems} --seed {params.seeds} --seed-dirs "
-                "--checkpoint {params.checkpoint} {params.vmap} {params.args} --out {params.out} > {log} 2>&1"
+                RUN_SHELL
 
     if _batches is not None:
         continue
@@ -120,6 +116,7 @@ for _name in config["studies"]:
         log:
             _log,
         params:
+            problems=lambda wildcards: wildcards.problem,
             seeds=" ".join(str(s) for s in _seeds),
             args=run_args(_name),
             vmap="--vmap-seeds" if _s.get("vmap_seeds", True) else "--no-vmap-seeds",
@@ -128,7 +125,7 @@ for _name in config["studies"]:
             references=f"{RESULTS}/references",
             cache=f"{RESULTS}/.jax-cache",
             checkpoint=checkpoint_dir(_name),
-            env=" ".join(f"{k}={v}" for k, v in sorted(config.get("env", {}).items())),
+            env=JOB_ENV,
         wildcard_constraints:
             problem=r"[^/]+",
             optimizer=r"[^/]+",
@@ -136,15 +133,11 @@ for _name in config["studies"]:
         threads: 1
         priority: problem_priority(_name)
         resources:
-            mem_mb=config.get("resources", {}).get("mem_mb", 4000),
-            runtime=config.get("resources", {}).get("runtime_min", 60),
-            gpu=config.get("resources", {}).get("gpu", 0),
+            **JOB_RESOURCES,
         conda:
             "../envs/pinnarena.yaml"
         shell:
-            "env {params.env} PINNARENA_REFERENCE_DIR={params.references} PINNARENA_JAX_CACHE={params.cache} "
-            "pinnarena run --problem {wildcards.problem} --seed {params.seeds} --seed-dirs "
-            "--checkpoint {params.checkpoint} {params.vmap} {params.args} {params.hparams} --out {params.out} > {log} 2>&1"
+            RUN_SHELL
 
     if suite.tune_spec(_s) is None:
         continue
@@ -168,7 +161,7 @@ for _name in config["studies"]:
             references=f"{RESULTS}/references",
             cache=f"{RESULTS}/.jax-cache",
             work=tuning_work_dir(_name),
-            env=" ".join(f"{k}={v}" for k, v in sorted(config.get("env", {}).items())),
+            env=JOB_ENV,
         wildcard_constraints:
             problem=r"[^/]+",
             optimizer=r"[^/]+",
@@ -176,9 +169,7 @@ for _name in config["studies"]:
         threads: 1
         priority: problem_priority(_name, tune=True)  # a cell's held-out runs wait for its trials
         resources:
-            mem_mb=config.get("resources", {}).get("mem_mb", 4000),
-            runtime=config.get("resources", {}).get("runtime_min", 60),
-            gpu=config.get("resources", {}).get("gpu", 0),
+            **JOB_RESOURCES,
         conda:
             "../envs/pinnarena.yaml"
         shell:
