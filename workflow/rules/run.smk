@@ -116,7 +116,6 @@ for _name in config["studies"]:
         log:
             _log,
         params:
-            problems=lambda wildcards: wildcards.problem,
             seeds=" ".join(str(s) for s in _seeds),
             args=run_args(_name),
             vmap="--vmap-seeds" if _s.get("vmap_seeds", True) else "--no-vmap-seeds",
@@ -137,7 +136,9 @@ for _name in config["studies"]:
         conda:
             "../envs/pinnarena.yaml"
         shell:
-            RUN_SHELL
+            # the problem comes from the wildcard, not a param: snakemake's params rerun trigger
+            # compares a finished job's recorded params, and a new one reruns every finished job
+            RUN_SHELL.replace("{params.problems}", "{wildcards.problem}")
 
     if suite.tune_spec(_s) is None:
         continue
