@@ -197,3 +197,38 @@ def problem_batches(config: dict, name: str) -> list[list[str]] | None:
     selected = {j["problem"] for j in jobs(config) if j["study"] == name}
     names = [p for p in expand(s, "problems") if p in selected]
     return [names[i:i + size] for i in range(0, len(names), size)]
+
+
+def reference_tier(config: dict, name: str) -> str:
+    """The reference tier (smoke | standard | paper) of study ``name``'s runs (its ``set``)."""
+    return study(config, name)["set"].get("reference_tier", "standard")
+
+
+def needs_reference_file(problem: str) -> bool:
+    """Whether ``problem``'s reference is a solver's file (analytic and manufactured ones are
+    evaluated inside the run)."""
+    from pinnarena import problems
+
+    return problems.get(problem).reference_kind not in ("analytic", "manufactured")
+
+
+def reference_batches(config: dict) -> list[tuple[str, list[str]]] | None:
+    """With ``reference_batch: N`` (top level), the solver references of the selected jobs as
+    (tier, problems) batches of at most N, one process each; else None (one job per reference).
+
+    At smoke size a reference is ~0.1–5 s of solver work against ~2.7 s of CPU for a process's
+    imports (jax, scipy, the problem library), so a job that builds several pays that once. The
+    batches list each tier's problems in the order the suite first needs them.
+    """
+    size = config.get("reference_batch")
+    if size is None:
+        return None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"config: reference_batch must be a positive integer (references per job), got {size!r}")
+    by_tier: dict[str, list[str]] = {}
+    for j in jobs(config):
+        tier = reference_tier(config, j["study"])
+        names = by_tier.setdefault(tier, [])
+        if j["problem"] not in names and needs_reference_file(j["problem"]):
+            names.append(j["problem"])
+    return [(tier, names[i:i + size]) for tier, names in by_tier.items() for i in range(0, len(names), size)]

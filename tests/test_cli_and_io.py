@@ -58,7 +58,7 @@ def test_bad_input_fails_before_compilation(tmp_path, capsys, monkeypatch, argv,
 def test_several_problems_train_in_one_process_each_in_its_folder(tmp_path, capsys):
     """A suite's `batch` job: `--problem A B` writes OUT/<problem>/<optimizer>/<remedy>/seed<S>/,
     one row per run with the same run id as a job of that problem alone."""
-    sets = ["model.width=4", "model.depth=1", "points_scale=0.03", "eval_every=1", "checkpoint_every=1"]
+    sets = ["model.width=4", "model.depth=1", "points_scale=0.03", "eval_every=1", "checkpoint_every=1", "stationary=false"]
     argv = ["run", "--problem", "poisson-2d-k1", "heat-2d-k1", "--optimizer", "adam", "--remedy", "none",
             "--cell-dirs", "--seed-dirs", "--steps", "2", "--quiet", "--out", str(tmp_path / "out"),
             "--checkpoint", str(tmp_path / "ckpt")] + [a for kv in sets for a in ("--set", kv)]

@@ -12,7 +12,7 @@ import pytest
 
 ARGS = ["--problem", "poisson-2d-k1", "--optimizer", "adam", "--seed", "0", "1", "--steps", "400",
         "--set", "model.width=16", "--set", "model.depth=2", "--set", "points_scale=0.125",
-        "--set", "eval_every=20", "--set", "checkpoint_every=1", "--quiet"]
+        "--set", "eval_every=20", "--set", "checkpoint_every=1", "--set", "stationary=false", "--quiet"]
 
 
 def _run(out, ckpt, env):

@@ -217,3 +217,30 @@ def test_newton_ends_at_a_saddle_where_saddle_free_and_ssbfgs_do_not(x64):
         assert c["label"] != "saddle", other
         assert c["hess_neg_count"] == 0, other
         assert c["loss"] < 0.1 * newton["loss"], other
+
+
+def test_a_run_records_the_classification_of_its_final_point(tmp_path):
+    """runner.run with ``stationary`` (the default) writes classify's fields for the final state
+    under Σ_k L_k on the final batch; with ``stationary: false`` they are absent. (Training tests
+    switch it off: the dense Hessian costs 2.5-8 CPU-s a run at their size.)"""
+    import pandas as pd
+
+    from pinnarena.config import resolve
+    from pinnarena.runner import run
+    from pinnarena.stationary import LABELS
+
+    sets = {"model.width": 4, "model.depth": 1, "points_scale": 0.03, "eval_every": 5, "resample_every": 0}
+    row = run(resolve("poisson-2d-k1", "adam", "none", 0, steps=5, sets=sets), tmp_path / "on")
+    assert row["status"] == "ok"
+    s = pd.read_parquet(tmp_path / "on" / "summary.parquet").iloc[0]
+    n = 2 * 4 + 4 + 4 + 1
+    assert s["n_params"] == n and s["stationary_method"] == "dense" and s["stationary_label"] in LABELS
+    assert s["hess_min_eig"] <= s["hess_max_eig"] and 0 <= s["hess_neg_count"] <= n
+    assert s["hess_neg_count"] == 0 or s["hess_min_eig"] < 0
+    loss = pd.read_parquet(tmp_path / "on" / "curves.parquet").iloc[-1]["loss_total"]  # Σ L_k at the end
+    assert s["stationary_grad_norm"] > 0 and (s["stationary_label"] == "not-stationary") == (
+        s["stationary_grad_norm"] > 1e-3 * loss + 1e-8)  # classify's default gradient test
+
+    run(resolve("poisson-2d-k1", "adam", "none", 0, steps=5, sets={**sets, "stationary": False}), tmp_path / "off")
+    off = pd.read_parquet(tmp_path / "off" / "summary.parquet").iloc[0]
+    assert pd.isna(off.get("stationary_label")) and pd.isna(off.get("hess_min_eig"))

@@ -13,7 +13,8 @@ from pinnarena import cli, problems
 from pinnarena.config import resolve
 from pinnarena.runner import run
 
-SMALL = {"model.width": 16, "model.depth": 2, "eval_every": 100, "points_scale": 0.125}
+SMALL = {"model.width": 16, "model.depth": 2, "eval_every": 100, "points_scale": 0.125,
+         "stationary": False}  # the end-point classification is tests/test_stationary.py's
 
 
 @pytest.fixture(scope="module")

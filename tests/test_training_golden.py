@@ -8,8 +8,11 @@ resampled collocation points, line searches (function-evaluation counts), residu
 diagnostic-first `auto` (profile, classify, continue). A refactoring of the loop must leave every
 number here identical: the stored values are float.hex strings compared exactly.
 
-The file holds one summary per environment (``fingerprint``: versions and the CPU model,
-pinnarena.cpu_model). On a stored environment the comparison is exact. Elsewhere it is relative,
+The cases run at XLA's lowest backend optimisation level (``XLA_FLAGS``, as the rest of the test
+session and the smoke suite: at this size compiling, not running, is the cost; 114 against 169
+CPU-s for the 15 cases at the default level, Ice Lake, 2026-12-07). The file holds one summary
+per environment (``fingerprint``: versions, the CPU model, pinnarena.cpu_model, and the XLA
+flags). On a stored environment the comparison is exact. Elsewhere it is relative,
 to ``CROSS_RTOL``: between two EPYC generations (2026-12-04) 12 of the 15 cases were still
 identical to the bit; the three whose steps call LAPACK (SOAP's eigendecompositions, the
 Gauss–Newton and ENGD solves; jaxlib takes LAPACK from scipy's OpenBLAS, which picks kernels by
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +37,7 @@ import pytest
 
 GOLDEN = Path(__file__).parent / "data" / "training_golden.json"
 CROSS_RTOL = 5e-2  # against a summary stored on another environment (see the module docstring)
+XLA_FLAGS = "--xla_backend_optimization_level=0"  # the cases' flags, in the subprocess and for --write
 
 SMOKE = {"model.width": 8, "model.depth": 2, "points_scale": 0.0625, "reference_tier": "smoke",
          "stationary": False, "eval_every": 5}
@@ -69,7 +74,7 @@ def fingerprint() -> dict:
     from pinnarena.cpu_model import cpu_model
 
     return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "numpy": numpy.__version__,
-            "scipy": scipy.__version__, "cpu": cpu_model()}
+            "scipy": scipy.__version__, "cpu": cpu_model(), "xla_flags": os.environ.get("XLA_FLAGS", "")}
 
 
 def _hex(v) -> str | int:
@@ -123,13 +128,12 @@ def _diff(stored, new, rtol: float, path="") -> list[str]:
 
 @pytest.fixture(scope="module")
 def computed(tmp_path_factory):
-    """Every case, run in one subprocess with the session's own XLA flags: the stored numbers are
-    a normal run's, and the test session lowers XLA's optimisation level (conftest.py)."""
-    from conftest import default_xla_env  # not at import: `--print` runs this file without conftest
-
+    """Every case, run in one subprocess at the cases' XLA flags (``XLA_FLAGS``, whatever the
+    session's own), with its own compilation cache (the cases share programs)."""
+    env = {**os.environ, "XLA_FLAGS": XLA_FLAGS,
+           "GOLDEN_JAX_CACHE": str(tmp_path_factory.mktemp("golden-jax-cache"))}
     res = subprocess.run([sys.executable, __file__, "--print"], capture_output=True, text=True,
-                         cwd=Path(__file__).parent.parent, env=default_xla_env(GOLDEN_JAX_CACHE=str(tmp_path_factory.mktemp("golden-jax-cache"))),
-                         timeout=1800)
+                         cwd=Path(__file__).parent.parent, env=env, timeout=1800)
     assert res.returncode == 0, res.stderr[-3000:]
     return json.loads(res.stdout.splitlines()[-1])
 
@@ -182,9 +186,8 @@ def test_the_cases_cover_every_step_path():
 
 
 if __name__ == "__main__":
+    os.environ["XLA_FLAGS"] = XLA_FLAGS  # before jax starts its backend (jax is imported below)
     if sys.argv[1:] == ["--print"]:  # the test's subprocess: this environment's numbers, one JSON line
-        import os
-
         import jax
 
         jax.config.update("jax_compilation_cache_dir", os.environ["GOLDEN_JAX_CACHE"])  # the cases share programs
@@ -195,7 +198,7 @@ if __name__ == "__main__":
         sys.exit(f"usage: python {sys.argv[0]} --write   (rewrites {GOLDEN}) | --print")
     GOLDEN.parent.mkdir(exist_ok=True)
     envs = json.loads(GOLDEN.read_text())["environments"] if GOLDEN.exists() else []
-    envs = [e for e in envs if e["fingerprint"] != fingerprint()]
+    envs = [e for e in envs if e["fingerprint"] != fingerprint() and e["fingerprint"].get("xla_flags") == XLA_FLAGS]
     envs.append({"fingerprint": fingerprint(), "cases": {n: run_case(n) for n in CASES}})
     GOLDEN.write_text(json.dumps({"environments": envs}, indent=1) + "\n")
     print(f"wrote {GOLDEN}: {len(CASES)} cases for {fingerprint()} ({len(envs)} environments)")

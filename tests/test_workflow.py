@@ -130,6 +130,48 @@ def test_a_batch_that_cannot_work_is_refused(tmp_path, change, needle):
     assert needle in res.stdout + res.stderr
 
 
+def test_reference_batches_build_each_needed_reference_once_n_to_a_job(tmp_path):
+    """`reference_batch: 2`: the solver references the selected jobs need (none for analytic
+    problems), per tier, two to a job, each job's command naming them; the one-file rule then
+    schedules nothing."""
+    from pinnarena import suite
+
+    def refs(c):
+        c["reference_batch"] = 2
+        c["studies"]["tiny"]["problems"] = ["poisson-2d-k1", "burgers", "kdv", "heat-2d-k1", "allen-cahn"]
+        c["studies"]["other"] = {"problems": ["burgers", "wave", "ks"], "optimizers": ["adam"], "remedies": ["none"],
+                                 "set": {"reference_tier": "smoke"}}
+    cfg = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    assert suite.reference_batches(cfg) is None  # default: one job per reference
+    refs(cfg)
+    assert suite.reference_batches(cfg) == [("standard", ["burgers", "kdv"]), ("standard", ["allen-cahn"]),
+                                            ("smoke", ["burgers", "ks"])]  # wave's is analytic
+    cfg["select"] = {"problems": ["kdv", "wave", "ks"]}  # a slice builds what it needs
+    assert suite.reference_batches(cfg) == [("standard", ["kdv"]), ("smoke", ["ks"])]
+    for bad in (0, True, "2"):
+        with pytest.raises(ValueError, match="reference_batch must be a positive integer"):
+            suite.reference_batches({**cfg, "reference_batch": bad})
+
+    res = _with_config(tmp_path, refs, "-p")
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = res.stdout + res.stderr
+    rules = [r for r, _ in _dry_run_jobs(res)]
+    assert sorted(r for r in rules if r.startswith("reference")) == ["reference_batch0", "reference_batch1",
+                                                                     "reference_batch2"]
+    assert "pinnarena reference burgers kdv --tier standard --out-dir" in out
+    assert "pinnarena reference burgers ks --tier smoke --out-dir" in out
+
+
+def test_reference_cli_builds_several_into_a_folder_and_refuses_one_file_for_several(tmp_path):
+    from pinnarena import cli
+
+    assert cli.main(["reference", "ldc-re100", "kdv", "--tier", "smoke", "--out-dir", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kdv--smoke.npz", "ldc-re100--smoke.npz"]
+    assert cli.main(["reference", "ldc-re100", "kdv", "--tier", "smoke", "--out", str(tmp_path / "x.npz")]) == 2
+    assert cli.main(["reference", "ldc-re100", "no-such-problem", "--tier", "smoke", "--out-dir", str(tmp_path)]) == 2
+    assert not (tmp_path / "x.npz").exists()
+
+
 def test_default_suite_covers_every_registered_name():
     """smoke.yaml touches every problem, optimizer and remedy (its studies use `all`)."""
     from pinnarena import optimizers, problems, remedies

@@ -60,12 +60,9 @@ def run_args(study):
 
 def reference_files(study, problem):
     """The reference file a study's run of ``problem`` needs (solver references only; analytic ones need none)."""
-    from pinnarena import problems
-
-    if problems.get(problem).reference_kind in ("analytic", "manufactured"):
+    if not suite.needs_reference_file(problem):
         return []
-    tier = _study(study)["set"].get("reference_tier", "standard")
-    return [f"{RESULTS}/references/{problem}--{tier}.npz"]
+    return [f"{RESULTS}/references/{problem}--{suite.reference_tier(config, study)}.npz"]
 
 
 def reference_input(study):
