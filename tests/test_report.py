@@ -220,6 +220,26 @@ def test_claim_b_reads_negative_curvature_at_the_end_not_only_stationary_saddles
     assert _claim_newton(Context(board, s, c))[0].verdict in ("refuted", "not significant")
 
 
+def test_claim_b_leaves_out_runs_that_never_left_their_initial_point(suite):
+    """A Newton run that accepted no step ends at its initial weights, whose negative curvature is
+    not where the method went: such runs are counted as 'never moved' and not as evidence."""
+    from pinnarena.report.analysis import _claim_newton
+
+    s, c, board, _, _ = suite
+    ranked = Context(board, s, c).summaries
+    newton = ranked.loc[ranked["stationary_label"].notna() & (ranked["optimizer"] == "newton")
+                        & (ranked["status"] == "ok"), "run_id"]
+    assert len(newton) >= 3
+    c = c.copy()
+    frozen = c["run_id"].isin(newton)
+    first = c[frozen].sort_values("step").groupby("run_id")["loss_total"].transform("first")
+    c.loc[frozen, "loss_total"] = first  # the loss never changes: no step was accepted
+    finding, table = _claim_newton(Context(board, s, c))
+    row = table.data.iloc[0]
+    assert row["optimizers"] == "exact Newton" and row["never moved"] == len(newton) and row["runs"] == 0
+    assert finding.verdict == "not enough data" and "never" in finding.text + table.title
+
+
 def test_tuning_rows_are_not_ranked(suite):
     s, _, board, _, rep = suite
     assert (s["study"] == "tuning").sum() > 0

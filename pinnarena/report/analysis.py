@@ -219,6 +219,12 @@ def _claim_newton(ctx: Context) -> tuple[Finding, Table | None]:
                               np.where(s["optimizer"].map(_opt_family) == "quasi-newton", "quasi-Newton", "")))
     s = s.assign(group=group)
     s = s[s.group != ""]
+    # a run that never accepted a step ends where it started: its curvature is the initial point's
+    # and says nothing about where the method goes (the CPU suite's exact Newton on poisson-2d-k1
+    # spent its whole budget raising the damping); such runs are counted and left out
+    s = s.assign(moved=_moved(ctx.curves, s))
+    still = s[~s["moved"]]
+    s = s[s["moved"]]
     # the claim's own reading: negative Hessian eigenvalues at the final point, stationary or not
     # (a dense count where there is one, else Lanczos' smallest eigenvalue); "saddle" also needs ∇ ≈ 0
     neg_count = s["hess_neg_count"].astype(float) if "hess_neg_count" in s else pd.Series(np.nan, index=s.index)
@@ -227,9 +233,12 @@ def _claim_newton(ctx: Context) -> tuple[Finding, Table | None]:
     rows = []
     for gname in ("exact Newton", "saddle-free Newton", "quasi-Newton"):
         g = s[s.group == gname]
-        if g.empty:
+        if g.empty and not (still.group == gname).any():
             continue
-        rows.append({"optimizers": gname, "runs": len(g), "negative curvature": int(g["negative"].sum()),
+        rows.append({"optimizers": gname, "runs": len(g), "never moved": int((still.group == gname).sum()),
+                     "median steps": float(pd.concat([g, still[still.group == gname]])["steps_done"].median())
+                     if "steps_done" in s else np.nan,
+                     "negative curvature": int(g["negative"].sum()),
                      "negative share": float(g["negative"].mean()),
                      "saddle": int((g["stationary_label"] == "saddle").sum()),
                      "minimum": int((g["stationary_label"] == "minimum").sum()),
@@ -239,9 +248,10 @@ def _claim_newton(ctx: Context) -> tuple[Finding, Table | None]:
                          g["hess_neg_count"].astype(float) >= 0).median()) if "hess_neg_count" in g else np.nan,
                      "median min. eigenvalue": float(g["hess_min_eig"].astype(float).median())
                      if "hess_min_eig" in g else np.nan})
-    if not rows or rows[0]["optimizers"] != "exact Newton" or len(rows) < 2:
+    if not rows or rows[0]["optimizers"] != "exact Newton" or len(rows) < 2 or rows[0]["runs"] == 0:
+        never = f" ({len(still)} run(s) never moved from their initial point and are left out)" if len(still) else ""
         return Finding(title, "Not enough data: the classified runs lack exact Newton or a comparison group "
-                              "(saddle-free Newton, quasi-Newton).", "claim-newton", "not enough data"), \
+                              f"(saddle-free Newton, quasi-Newton){never}.", "claim-newton", "not enough data"), \
             (Table("Evidence for claim (b): stationary points", pd.DataFrame(rows), anchor="claim-newton")
              if rows else None)
     from scipy.stats import fisher_exact
@@ -267,7 +277,11 @@ def _claim_newton(ctx: Context) -> tuple[Finding, Table | None]:
         verdict = "mixed"
     else:
         verdict = "not significant" if "not significant" in verdicts else "refuted"
-    txt = (f"Exact Newton ends with negative Hessian eigenvalues in {n0[neg]} of {n0.runs} ok runs "
+    unmoved = "; ".join(f"{r.optimizers} {r['never moved']}" for _, r in df.iterrows() if r["never moved"])
+    txt = ((f"Left out: runs that never accepted a step, so end where they started ({unmoved}; median steps "
+            + ", ".join(f"{r.optimizers} {r['median steps']:.0f}" for _, r in df.iterrows()) + "). ")
+           if unmoved else "") + (
+           f"Exact Newton ends with negative Hessian eigenvalues in {n0[neg]} of {n0.runs} ok runs "
            f"({100 * n0['negative share']:.0f} %), at a saddle (a stationary point with negative curvature) in "
            f"{n0.saddle} of {n0.runs} (median {n0['median negative eigenvalues']:.3g} negative Hessian eigenvalues, "
            f"median smallest eigenvalue {n0['median min. eigenvalue']:.3g}); with negative curvature at the end: "
@@ -277,7 +291,19 @@ def _claim_newton(ctx: Context) -> tuple[Finding, Table | None]:
            "median min. eigenvalue": lambda x: f"{x:.3g}"}
     return (Finding(title, txt, "claim-newton", verdict),
             Table("Evidence for claim (b): stationary points at the end of training", df, fmt, "claim-newton",
-                  "Ranked runs with status ok and a stationary-point classification (pinnarena.stationary)."))
+                  "Ranked runs with status ok and a stationary-point classification (pinnarena.stationary); "
+                  "'never moved': runs whose final loss is their initial loss (no step accepted), left out of "
+                  "the other columns."))
+
+
+def _moved(curves: pd.DataFrame, s: pd.DataFrame) -> pd.Series:
+    """Per summary row: whether the run's last evaluated loss differs from its step-0 loss (True
+    where the curves do not say)."""
+    if curves.empty or not {"run_id", "step", "loss_total"} <= set(curves.columns):
+        return pd.Series(True, index=s.index)
+    c = curves[curves["run_id"].isin(s["run_id"])].sort_values("step").groupby("run_id")["loss_total"]
+    same = (c.last() == c.first())
+    return ~s["run_id"].map(same).fillna(False).astype(bool)
 
 
 _PREDICTED = {"persistent-conflict": ("adapter", "surgery"), "magnitude-imbalance": ("weighting",),
