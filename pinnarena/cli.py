@@ -237,27 +237,17 @@ def _reference(args) -> int:
         print(f"pinnarena reference: error: --out names one file, but {len(args.problem)} problems were given "
               f"({' '.join(args.problem)}); use --out-dir DIR for several", file=sys.stderr)
         return 2
-    if args.out is not None and args.out_dir is not None:
-        print("pinnarena reference: error: give --out FILE (one problem) or --out-dir DIR, not both", file=sys.stderr)
-        return 2
     try:
         probs = [problems.get(name) for name in args.problem]  # every name checked before any solver runs
+        for prob in probs:
+            ref = build(prob, args.tier)
+            path = Path(args.out) if args.out else path_for(prob.name, args.tier, args.out_dir and Path(args.out_dir))
+            save(ref, path)
+            print(json.dumps({"problem": prob.name, "tier": args.tier, "path": str(path),
+                              "points": list(ref.points.shape), "provenance": ref.provenance}, default=str), flush=True)
     except (ValueError, KeyError) as e:
         print(f"pinnarena reference: error: {e}", file=sys.stderr)
         return 2
-    for prob in probs:
-        try:
-            ref = build(prob, args.tier)
-        except (ValueError, KeyError) as e:
-            print(f"pinnarena reference: error: {e}", file=sys.stderr)
-            return 2
-        if args.out is not None:
-            path = Path(args.out)
-        else:
-            path = path_for(prob.name, args.tier, None if args.out_dir is None else Path(args.out_dir))
-        save(ref, path)
-        print(json.dumps({"problem": prob.name, "tier": args.tier, "path": str(path), "points": list(ref.points.shape),
-                          "provenance": ref.provenance}, default=str), flush=True)
     return 0
 
 
@@ -422,8 +412,9 @@ def parser() -> argparse.ArgumentParser:
     pf = sub.add_parser("reference", help="build a problem's reference solution into an .npz file")
     pf.add_argument("problem", nargs="+", help="one or more problems (several: one process builds them in turn)")
     pf.add_argument("--tier", default="standard", help="smoke | standard | paper")
-    pf.add_argument("--out", default=None, help="file, for one problem (default: results/references/<problem>--<tier>.npz)")
-    pf.add_argument("--out-dir", default=None, help="folder for <problem>--<tier>.npz of every problem given")
+    where = pf.add_mutually_exclusive_group()
+    where.add_argument("--out", default=None, help="file, for one problem (default: results/references/<problem>--<tier>.npz)")
+    where.add_argument("--out-dir", default=None, help="folder for <problem>--<tier>.npz of every problem given")
     pf.set_defaults(func=_reference)
 
     pa = sub.add_parser("aggregate", help="results/runs/**/summary.parquet + curves → leaderboard.parquet")

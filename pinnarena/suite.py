@@ -173,6 +173,11 @@ def jobs(config: dict) -> list[dict]:
     return out
 
 
+def _check_positive_int(value, what: str, unit: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"config: {what} must be a positive integer ({unit}), got {value!r}")
+
+
 def problem_batches(config: dict, name: str) -> list[list[str]] | None:
     """The problem batches of a ``group: problem`` study with ``batch: N``, else None.
 
@@ -189,8 +194,7 @@ def problem_batches(config: dict, name: str) -> list[list[str]] | None:
         return None
     if s.get("group", "cell") != "problem":
         raise ValueError(f"config: study {name!r}: batch needs group: problem (one job trains whole problems)")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"config: study {name!r}: batch must be a positive integer (problems per job), got {size!r}")
+    _check_positive_int(size, f"study {name!r}: batch", "problems per job")
     if s["problem_set"]:
         raise ValueError(f"config: study {name!r}: batch cannot be combined with problem_set "
                          f"({sorted(s['problem_set'])}): one job trains its problems with one set of settings")
@@ -223,12 +227,10 @@ def reference_batches(config: dict) -> list[tuple[str, list[str]]] | None:
     size = config.get("reference_batch")
     if size is None:
         return None
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"config: reference_batch must be a positive integer (references per job), got {size!r}")
+    _check_positive_int(size, "reference_batch", "references per job")
     by_tier: dict[str, list[str]] = {}
-    for j in jobs(config):
-        tier = reference_tier(config, j["study"])
-        names = by_tier.setdefault(tier, [])
-        if j["problem"] not in names and needs_reference_file(j["problem"]):
-            names.append(j["problem"])
+    for study_name, problem in dict.fromkeys((j["study"], j["problem"]) for j in jobs(config)):
+        names = by_tier.setdefault(reference_tier(config, study_name), [])
+        if problem not in names and needs_reference_file(problem):
+            names.append(problem)
     return [(tier, names[i:i + size]) for tier, names in by_tier.items() for i in range(0, len(names), size)]

@@ -74,7 +74,7 @@ def fingerprint() -> dict:
     from pinnarena.cpu_model import cpu_model
 
     return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "numpy": numpy.__version__,
-            "scipy": scipy.__version__, "cpu": cpu_model(), "xla_flags": os.environ.get("XLA_FLAGS", "")}
+            "scipy": scipy.__version__, "cpu": cpu_model(), "xla_flags": XLA_FLAGS}  # the cases' flags, always
 
 
 def _hex(v) -> str | int:

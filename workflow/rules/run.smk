@@ -38,9 +38,16 @@ def reference_unless_done(study, outputs, problems=None):
 
 # what every training job of a study shares: its command (one or more problems; the held-out
 # runs of a tuned cell read its selection with --hparams-from) and its declared resources
-RUN_SHELL = ("env {params.env} PINNARENA_REFERENCE_DIR={params.references} PINNARENA_JAX_CACHE={params.cache} "
-             "pinnarena run --problem {params.problems} --seed {params.seeds} --seed-dirs "
-             "--checkpoint {params.checkpoint} {params.vmap} {params.args} {params.hparams} --out {params.out} > {log} 2>&1")
+def run_shell(problems):
+    """The `pinnarena run` command of a training job; ``problems``: the placeholder naming its
+    problem(s) (a batch's ``{params.problems}``, a per-problem job's ``{wildcards.problem}``: not a
+    param there, since snakemake's params rerun trigger would see a new param and rerun every
+    finished job of a published snapshot)."""
+    return ("env {params.env} PINNARENA_REFERENCE_DIR={params.references} PINNARENA_JAX_CACHE={params.cache} "
+            f"pinnarena run --problem {problems} --seed {{params.seeds}} --seed-dirs "
+            "--checkpoint {params.checkpoint} {params.vmap} {params.args} {params.hparams} --out {params.out} > {log} 2>&1")
+
+
 JOB_RESOURCES = dict(mem_mb=config.get("resources", {}).get("mem_mb", 4000),
                      runtime=config.get("resources", {}).get("runtime_min", 60),
                      gpu=config.get("resources", {}).get("gpu", 0))
@@ -86,7 +93,7 @@ for _name in config["studies"]:
             conda:
                 "../envs/pinnarena.yaml"
             shell:
-                RUN_SHELL
+                run_shell("{params.problems}")
 
     if _batches is not None:
         continue
@@ -136,9 +143,7 @@ for _name in config["studies"]:
         conda:
             "../envs/pinnarena.yaml"
         shell:
-            # the problem comes from the wildcard, not a param: snakemake's params rerun trigger
-            # compares a finished job's recorded params, and a new one reruns every finished job
-            RUN_SHELL.replace("{params.problems}", "{wildcards.problem}")
+            run_shell("{wildcards.problem}")
 
     if suite.tune_spec(_s) is None:
         continue
